@@ -1,0 +1,30 @@
+/**
+ * saerch-ts — the public API that notebooks and scripts import (compiled to dist/index.js).
+ * Sparse autoencoders on dense text embeddings, after O'Neill, Ye, Iyer & Wu (2024),
+ * "Disentangling Dense Embeddings with Sparse Autoencoders".
+ */
+export * from "./core/errors.js";
+export * from "./core/matrix.js";
+export * from "./core/rng.js";
+export * from "./core/stats.js";
+export * from "./core/topk.js";
+export * from "./core/vector.js";
+export * from "./io/artefact.js";
+export * from "./io/atomic.js";
+export * from "./io/jsonl.js";
+export * from "./io/npy.js";
+export * from "./io/paths.js";
+export * from "./io/safetensors.js";
+export * from "./plot/figures.js";
+export * from "./plot/render.js";
+export * from "./plot/save.js";
+export * from "./plot/spec.js";
+export * from "./runtime/display.js";
+export * from "./runtime/engines.js";
+export * from "./runtime/environment.js";
+export * from "./runtime/notebooks.js";
+export * from "./runtime/onnx-model.js";
+export * from "./runtime/profile.js";
+
+/** Package version. */
+export const VERSION = "0.1.0";
