@@ -8,7 +8,7 @@ import { availableParallelism, cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { dataDir, displayPath, figuresDir, repoPath, sharedDir } from "../io/paths.js";
 import { findBrowser } from "../plot/render.js";
-import { JUPYTER_PYTHON } from "./notebooks.js";
+import { jupyterPython } from "./notebooks.js";
 import { resolveProfile } from "./profile.js";
 
 /** One row of a two-column report table. */
@@ -55,7 +55,7 @@ export function versionReport(): ReportRow[] {
     { item: "PROFILE", value: resolveProfile() },
   ];
   for (const name of REPORTED_PACKAGES) rows.push({ item: name, value: packageVersion(name) });
-  const jupyter = firstLine(JUPYTER_PYTHON, [
+  const jupyter = firstLine(jupyterPython(), [
     "-c",
     "import sys, nbclient, nbformat; print(f'python {sys.version.split()[0]}, nbclient {nbclient.__version__}, nbformat {nbformat.__version__}')",
   ]);

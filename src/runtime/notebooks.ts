@@ -13,8 +13,10 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { dataDir, repoPath, repoRoot } from "../io/paths.js";
 import { type Profile, resolveProfile } from "./profile.js";
 
-/** The Python that has Debian's Jupyter (the pyenv python3 on PATH has none). */
-export const JUPYTER_PYTHON = process.env.SAERCH_JUPYTER_PYTHON ?? "/usr/bin/python3";
+/** The Python that has Debian's Jupyter (a pyenv python3 on PATH may have none); SAERCH_JUPYTER_PYTHON overrides. */
+export function jupyterPython(): string {
+  return process.env.SAERCH_JUPYTER_PYTHON || "/usr/bin/python3";
+}
 /** Kernel name registered by `npm run setup`. */
 export const KERNEL_NAME = "tslab";
 /** Seconds one cell may run before the notebook fails: training cells of the default profile take minutes. */
@@ -31,15 +33,16 @@ export function jupyterPath(): string {
 /** Problems that stop notebooks from running, each with its fix; empty when all is well. */
 export function jupyterProblems(): string[] {
   const problems: string[] = [];
-  if (!existsSync(JUPYTER_PYTHON)) {
-    problems.push(`${JUPYTER_PYTHON} not found — fix: ${APT_JUPYTER} (or npm run setup)`);
+  const python = jupyterPython();
+  if (!existsSync(python)) {
+    problems.push(`${python} not found — fix: ${APT_JUPYTER} (or npm run setup)`);
     return problems;
   }
-  const probe = spawnSync(JUPYTER_PYTHON, ["-c", "import nbclient, nbformat, jupyter_client, ipykernel"], {
+  const probe = spawnSync(python, ["-c", "import nbclient, nbformat, jupyter_client, ipykernel"], {
     encoding: "utf8",
   });
   if (probe.status !== 0) {
-    problems.push(`Jupyter is not installed for ${JUPYTER_PYTHON} — fix: ${APT_JUPYTER} (or npm run setup)`);
+    problems.push(`Jupyter is not installed for ${python} — fix: ${APT_JUPYTER} (or npm run setup)`);
   }
   const spec = join(jupyterPath(), "kernels", KERNEL_NAME, "kernel.json");
   if (!existsSync(spec)) {
@@ -78,6 +81,7 @@ interface NbOutput {
 }
 interface NbCell {
   cell_type: string;
+  execution_count?: number | null;
   source: string | string[];
   outputs?: NbOutput[];
   metadata?: Record<string, unknown>;
@@ -86,6 +90,8 @@ interface NbCell {
 export interface NotebookJson {
   cells: NbCell[];
   metadata?: Record<string, unknown>;
+  nbformat?: number;
+  nbformat_minor?: number;
 }
 
 const joinText = (t: string | string[] | undefined): string => (Array.isArray(t) ? t.join("") : (t ?? ""));
@@ -188,7 +194,7 @@ export function executeNotebook(
   writeFileAtomic(out, readFileSync(src)); // also creates the folder
   const t0 = performance.now();
   const r = spawnSync(
-    JUPYTER_PYTHON,
+    jupyterPython(),
     [repoPath("scripts", "run_notebook.py"), src, out, KERNEL_NAME, String(opts.cellTimeoutS ?? DEFAULT_CELL_TIMEOUT_S)],
     {
       encoding: "utf8",

@@ -1,0 +1,80 @@
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { matmulNaive } from "../../src/core/matrix.js";
+import { Rng } from "../../src/core/rng.js";
+import { repoPath } from "../../src/io/paths.js";
+import { probeOnnx, probeTfjs } from "../../src/runtime/engines.js";
+import { buildOnnxModel, matmulModel } from "../../src/runtime/onnx-model.js";
+
+describe("ONNX models built from TypeScript", () => {
+  it("a MatMul graph on onnxruntime matches the naive product on an awkward shape", async () => {
+    const ort = await import("onnxruntime-node");
+    const [m, k, n] = [7, 13, 5];
+    const rng = new Rng(3);
+    const aMK = new Float32Array(m * k);
+    const bKN = new Float32Array(k * n);
+    rng.fillNormalInPlace(aMK);
+    rng.fillNormalInPlace(bKN);
+    const session = await ort.InferenceSession.create(matmulModel());
+    const out = await session.run({ A: new ort.Tensor("float32", aMK, [m, k]), B: new ort.Tensor("float32", bKN, [k, n]) });
+    const want = matmulNaive({ rows: m, cols: k, data: aMK }, { rows: k, cols: n, data: bKN });
+    const got = out.C!.data as Float32Array;
+    expect(out.C!.dims).toEqual([m, n]);
+    for (let i = 0; i < want.data.length; i++) expect(got[i]).toBeCloseTo(want.data[i]!, 4);
+    await session.release();
+  });
+
+  it("encodes int and float attributes (TopK with k as input, axis attribute)", async () => {
+    const ort = await import("onnxruntime-node");
+    const model = buildOnnxModel({
+      name: "topk",
+      inputs: [
+        { name: "X", type: "float32", shape: [2, 4] },
+        { name: "K", type: "int64", shape: [1] },
+      ],
+      outputs: [
+        { name: "V", type: "float32", shape: [2, "k"] },
+        { name: "I", type: "int64", shape: [2, "k"] },
+      ],
+      nodes: [{ op: "TopK", inputs: ["X", "K"], outputs: ["V", "I"], attrs: { axis: -1, largest: 1, sorted: 1 } }],
+    });
+    const session = await ort.InferenceSession.create(model);
+    const x = new Float32Array([0.1, 0.9, 0.5, 0.3, 4, 3, 2, 1]);
+    const out = await session.run({
+      X: new ort.Tensor("float32", x, [2, 4]),
+      K: new ort.Tensor("int64", BigInt64Array.from([2n]), [1]),
+    });
+    expect(Array.from(out.V!.data as Float32Array)).toEqual([0.9, 0.5, 4, 3].map(Math.fround));
+    expect(Array.from(out.I!.data as BigInt64Array)).toEqual([1n, 2n, 0n, 1n]);
+    await session.release();
+  });
+});
+
+describe("engine probes", () => {
+  it("onnxruntime's CPU provider loads and reports a positive throughput", async () => {
+    const p = await probeOnnx("cpu", 1);
+    expect(p).toMatchObject({ engine: "onnxruntime-node cpu (1 threads)", ok: true, detail: "EP cpu" });
+    expect(p.gflops).toBeGreaterThan(0);
+  });
+
+  it("tfjs-wasm loads", async () => {
+    const p = await probeTfjs("wasm");
+    expect(p.ok).toBe(true);
+    expect(p.gflops).toBeGreaterThan(0);
+  });
+
+  it("a missing tfjs-node-gpu is reported with its reason, not thrown", async () => {
+    const p = await probeTfjs("tensorflow");
+    if (existsSync(repoPath("node_modules", "@tensorflow", "tfjs-node-gpu"))) {
+      // Installed (its install could reach the internet): it either runs or says why not.
+      expect(p.ok || p.detail.length > 0).toBe(true);
+      return;
+    }
+    expect(p).toEqual({
+      engine: "tfjs-node-gpu",
+      ok: false,
+      gflops: 0,
+      detail: "not installed (optional: its install downloads libtensorflow, which needs internet)",
+    });
+  });
+});
