@@ -59,24 +59,25 @@ const DOMAINS = { "astro-ph": ["astro-ph"], "cs.LG": ["cs.LG"] };
 const ALL = 1_000_000;
 
 /**
- * Size presets. tiny: 300 abstracts per domain embedded live with USE-lite (CI, under a minute);
+ * Size presets. tiny: 300 abstracts per domain (cross-listed ones left out) embedded live with USE-lite
+ * (CI, under a minute);
  * default: adopt the shared precomputed USE-lite store (all 25,662 astro-ph + cs.LG abstracts);
  * paper: every astro-ph and cs.LG abstract embedded with text-embedding-3-small when OPENAI_API_KEY is
  * set, else with USE-lite.
  */
 export function embedPreset(profile: Profile, shared: { corpusDir: string; embeddingsDir: string }): EmbedStageConfigInput {
-  const corpus = (perDomain: number, minAbstractChars?: number) => ({
+  const corpus = (perDomain: number, overlap: "exclude" | "separate", minAbstractChars?: number) => ({
     source: { path: `${shared.corpusDir}/arxiv-cs-astro-2025.jsonl.gz`, ...(minAbstractChars !== undefined ? { minAbstractChars } : {}) },
     filter: { categories: Object.keys(DOMAINS) },
-    sample: { domains: DOMAINS, perDomain, seed: 0, overlap: "separate" as const },
+    sample: { domains: DOMAINS, perDomain, seed: 0, overlap },
   });
   switch (profile) {
     case "tiny":
-      return { corpus: corpus(300), provider: { kind: "use-lite" } };
+      return { corpus: corpus(300, "exclude"), provider: { kind: "use-lite" } };
     case "default":
       return {
         // Every abstract the shared store holds, short ones included, so each row gets its text hash.
-        corpus: corpus(ALL, 0),
+        corpus: corpus(ALL, "separate", 0),
         provider: {
           kind: "npy",
           embeddingsPath: `${shared.embeddingsDir}/embeddings.npy`,
@@ -87,7 +88,7 @@ export function embedPreset(profile: Profile, shared: { corpusDir: string; embed
       };
     case "paper":
       return {
-        corpus: corpus(ALL),
+        corpus: corpus(ALL, "separate"),
         provider: process.env.OPENAI_API_KEY ? { kind: "openai" } : { kind: "use-lite" },
       };
   }

@@ -40,7 +40,7 @@ export function categoryCountsFigure(counts: Record<string, number>, opts: { tit
 }
 
 /**
- * Overlaid histograms of several groups on shared bins (binned here, so the JSON stays small), each
+ * Overlaid histograms of several groups on shared bins, drawn as step lines (binned here, so the JSON stays small), each
  * normalised to a probability density when `density` is set so groups of different sizes compare.
  * @param groups group name → values
  */
@@ -64,13 +64,12 @@ export function overlaidHistogramsFigure(
     const total = counts.reduce((a, b) => a + b, 0) || 1;
     const width = (edges[1]! - edges[0]!) || 1;
     return {
-      type: "bar",
+      type: "scatter",
+      mode: "lines",
       name: `${name} (n=${total.toLocaleString("en-US")})`,
       x: Array.from(counts, (_, i) => (edges[i]! + edges[i + 1]!) / 2),
       y: Array.from(counts, (c) => (opts.density ? c / total / width : c)),
-      width: width,
-      opacity: 0.55,
-      marker: { color: PALETTE[g % PALETTE.length] },
+      line: { shape: "hvh", width: 2, color: PALETTE[g % PALETTE.length] },
       hovertemplate: `${name}: %{x:.3g} → %{y:.3g}<extra></extra>`,
     };
   });
@@ -78,9 +77,7 @@ export function overlaidHistogramsFigure(
     data,
     layout: {
       ...baseLayout(opts.title, { xTitle: opts.xTitle, yTitle: opts.density ? "density" : "count", showLegend: true }),
-      barmode: "overlay",
-      bargap: 0,
-      legend: { x: 0.99, xanchor: "right", y: 0.99 },
+      legend: { x: 0.01, xanchor: "left", y: 0.99 },
     },
   };
 }

@@ -22,7 +22,7 @@ describe("overlaidHistogramsFigure", () => {
     expect(spec.data[0]!.y).toEqual([0.5, 0.5, 0, 0]);
     expect(spec.data[1]!.y).toEqual([0, 0, 0.5, 0.5]);
     expect(spec.data[0]!.name).toBe("a (n=2)");
-    expect(spec.layout.barmode).toBe("overlay");
+    expect(spec.data[0]).toMatchObject({ type: "scatter", mode: "lines", line: { shape: "hvh" } });
   });
 });
 
