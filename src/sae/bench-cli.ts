@@ -1,0 +1,74 @@
+/**
+ * The `npm run bench:sae` command: a table over engines and shapes, or one JSON line for scripted use.
+ */
+import { describeError } from "../core/errors.js";
+import { sharedPath } from "../io/paths.js";
+import { readNpyRows } from "../io/npy.js";
+import { benchSaeEngine, benchTorchPeer, type SaeBenchResult } from "./bench.js";
+import type { EngineName } from "./engines.js";
+
+/** Command-line options (strings as parsed). */
+export interface BenchSaeArgs {
+  engine?: string;
+  d?: string;
+  n?: string;
+  k?: string;
+  batch?: string;
+  steps?: string;
+  json?: boolean;
+}
+
+const num = (v: string | undefined, fallback: number): number => (v === undefined ? fallback : Number(v));
+
+function row(r: SaeBenchResult): Record<string, string> {
+  return {
+    engine: r.engine,
+    shape: `d ${r.d}, n ${r.n}, k ${r.k}, B ${r.batch}`,
+    "steps/s": r.stepsPerSecond.toFixed(2),
+    "samples/s": Math.round(r.samplesPerSecond).toLocaleString("en-US"),
+    "encoder GEMM (ms)": (r.encoderGemmSeconds * 1000).toFixed(1),
+    "step / GEMM": r.stepOverGemm.toFixed(2),
+    "peak RSS (MB)": Math.round(r.peakRssMB).toString(),
+  };
+}
+
+/** Run the benchmark; returns the exit code. */
+export async function benchSaeMain(args: BenchSaeArgs): Promise<number> {
+  try {
+    const steps = num(args.steps, 5);
+    if (args.engine) {
+      const r = await benchSaeEngine({
+        engine: args.engine as EngineName,
+        d: num(args.d, 1536),
+        n: num(args.n, 8192),
+        k: num(args.k, 32),
+        batch: num(args.batch, 1024),
+        steps,
+      });
+      if (args.json) console.log(JSON.stringify(r));
+      else console.table([row(r)]);
+      return 0;
+    }
+    const results: SaeBenchResult[] = [];
+    for (const engine of ["onnx", "tfjs"] as const) {
+      results.push(await benchSaeEngine({ engine, d: 1536, n: 8192, k: 32, batch: 1024, steps: engine === "tfjs" ? 2 : steps }));
+    }
+    const real = readNpyRows(sharedPath("embeddings", "use-lite-512", "embeddings.npy"), 0, 8192).data as Float32Array;
+    for (const engine of ["onnx", "tfjs"] as const) {
+      results.push(await benchSaeEngine({ engine, d: 512, n: 4096, k: 32, batch: 1024, steps: engine === "tfjs" ? 3 : 20, dataRD: real }));
+    }
+    console.table(results.map(row));
+    const torch = benchTorchPeer({ d: 1536, n: 8192, k: 32, batch: 1024, steps });
+    if (torch.ok) {
+      const onnx = results[0]!;
+      console.log(
+        `${torch.engine}: ${torch.stepsPerSecond.toFixed(2)} steps/s, encoder GEMM ${(torch.encoderGemmSeconds * 1000).toFixed(1)} ms` +
+          `\nonnx engine / PyTorch: ${(onnx.stepsPerSecond / torch.stepsPerSecond).toFixed(2)}x steps/s (target ≥ 3x)`,
+      );
+    } else console.log(`PyTorch peer: not run (${torch.reason})`);
+    return 0;
+  } catch (err) {
+    console.error(describeError(err));
+    return 1;
+  }
+}

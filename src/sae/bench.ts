@@ -1,0 +1,142 @@
+/**
+ * `npm run bench:sae`: training-step throughput of each engine, the encoder GEMM alone at the same shape
+ * (the one dense product a step cannot avoid), peak memory, and the PyTorch peer when Debian's
+ * python3-torch is installed. Measurements only; nothing here gates CI.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { SaerchError } from "../core/errors.js";
+import { Rng } from "../core/rng.js";
+import { normalizeRowsInPlace } from "../core/vector.js";
+import { repoPath } from "../io/paths.js";
+import { bestTimeSeconds } from "../runtime/engines.js";
+import { buildOnnxModel } from "../runtime/onnx-model.js";
+import { resolveSaeConfig } from "./config.js";
+import { createTrainStep, type EngineName } from "./engines.js";
+import { DeadLatentTracker, initSaeParams, zeroAdamState } from "./params.js";
+
+/** One benchmark measurement. */
+export interface SaeBenchResult {
+  engine: string;
+  d: number;
+  n: number;
+  k: number;
+  batch: number;
+  stepsPerSecond: number;
+  samplesPerSecond: number;
+  /** Seconds of one `[B, D]·[D, F]` encoder product on onnxruntime with the same threads. */
+  encoderGemmSeconds: number;
+  /** Step time / encoder GEMM time (target ≤ 2 for the onnx engine). */
+  stepOverGemm: number;
+  /** Peak resident memory of this process so far, MB. */
+  peakRssMB: number;
+}
+
+/** `[R, D]` Gaussian rows normalised to unit length (embedding-like synthetic data). */
+function syntheticUnitRows(rows: number, d: number): Float32Array {
+  const out = new Float32Array(rows * d);
+  new Rng(0).fillNormalInPlace(out);
+  normalizeRowsInPlace(out, rows, d);
+  return out;
+}
+
+/** Time the encoder product alone: `[B, D]·[F, D]ᵀ` as one Gemm on onnxruntime's CPU provider. */
+export async function encoderGemmSeconds(d: number, n: number, batch: number, threads: number): Promise<number> {
+  const ort = await import("onnxruntime-node");
+  const model = buildOnnxModel({
+    name: "encoder-gemm",
+    inputs: [
+      { name: "X", type: "float32", shape: ["B", d] },
+      { name: "W", type: "float32", shape: [n, d] },
+    ],
+    outputs: [{ name: "H", type: "float32", shape: ["B", n] }],
+    nodes: [{ op: "Gemm", inputs: ["X", "W"], outputs: ["H"], attrs: { transB: 1 } }],
+  });
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const rng = new Rng(1);
+  const x = new Float32Array(batch * d);
+  const w = new Float32Array(n * d);
+  rng.fillNormalInPlace(x);
+  rng.fillNormalInPlace(w);
+  const feeds = { X: new ort.Tensor("float32", x, [batch, d]), W: new ort.Tensor("float32", w, [n, d]) };
+  const seconds = await bestTimeSeconds(() => session.run(feeds), 3);
+  await session.release();
+  return seconds;
+}
+
+/**
+ * Time `steps` training steps (after 2 warm-up steps) of `engine` on the given unit-norm rows `[R, D]`,
+ * cycling through them in batches.
+ */
+export async function benchSaeEngine(args: {
+  engine: EngineName;
+  d: number;
+  n: number;
+  k: number;
+  batch: number;
+  steps: number;
+  dataRD?: Float32Array;
+  threads?: number;
+}): Promise<SaeBenchResult> {
+  const { engine, d, n, k, batch, steps } = args;
+  const threads = args.threads ?? availableParallelism();
+  const dataRD: Float32Array = args.dataRD ?? syntheticUnitRows(batch * 4, d);
+  const rows = dataRD.length / d;
+  if (rows < batch) throw new SaerchError(`benchmark data has ${rows} rows, fewer than one batch of ${batch}`);
+  const config = resolveSaeConfig({ d, n, k, batch, steps: steps + 2, engine: engine === "naive" ? "onnx" : engine, threads }, rows);
+  const params = initSaeParams(d, n, dataRD.subarray(0, Math.min(rows, 4096) * d), 0);
+  // A tenth of the latents dead, so AuxK runs as it does early in training.
+  const tracker = new DeadLatentTracker(n, config.deadWindow);
+  for (let j = 0; j < n; j += 10) tracker.sinceFiredF[j] = config.deadWindow;
+  const step = await createTrainStep(config, { params, adam: zeroAdamState(d, n), sinceFiredF: tracker.sinceFiredF }, engine);
+  const batches = Math.floor(rows / batch);
+  const batchAt = (i: number): Float32Array => dataRD.subarray((i % batches) * batch * d, ((i % batches) + 1) * batch * d);
+  try {
+    for (let i = 0; i < 2; i++) await step.step(batchAt(i));
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) await step.step(batchAt(i + 2));
+    const stepSeconds = (performance.now() - t0) / 1000 / steps;
+    const gemm = await encoderGemmSeconds(d, n, batch, threads);
+    return {
+      engine: step.engine,
+      d,
+      n,
+      k,
+      batch,
+      stepsPerSecond: 1 / stepSeconds,
+      samplesPerSecond: batch / stepSeconds,
+      encoderGemmSeconds: gemm,
+      stepOverGemm: stepSeconds / gemm,
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+    };
+  } finally {
+    await step.close();
+  }
+}
+
+/** The PyTorch peer's result, or a reason it could not run. */
+export type TorchPeer = { ok: true; stepsPerSecond: number; encoderGemmSeconds: number; engine: string } | { ok: false; reason: string };
+
+/** Run scripts/bench_sae_torch.py with /usr/bin/python3 (2 threads) when torch is installed there. */
+export function benchTorchPeer(args: { d: number; n: number; k: number; batch: number; steps: number; threads?: number }): TorchPeer {
+  const python = "/usr/bin/python3";
+  if (!existsSync(python)) return { ok: false, reason: `${python} not found` };
+  const probe = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" });
+  if (probe.status !== 0) return { ok: false, reason: "torch is not installed (apt-get install python3-torch libopenblas0-pthread)" };
+  const r = spawnSync(
+    python,
+    [
+      repoPath("scripts", "bench_sae_torch.py"),
+      ...["--d", args.d, "--n", args.n, "--k", args.k, "--batch", args.batch, "--steps", args.steps, "--threads", args.threads ?? 2].map(String),
+    ],
+    { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 },
+  );
+  const line = r.stdout?.trim().split("\n").pop() ?? "";
+  try {
+    const j = JSON.parse(line) as { stepsPerSecond: number; encoderGemmSeconds: number; engine: string };
+    return { ok: true, ...j };
+  } catch {
+    return { ok: false, reason: `the PyTorch peer failed: ${(r.stderr || r.stdout || "").trim().split("\n").slice(-3).join(" ")}` };
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * Encoding a corpus with a trained SAE, and the SAE's corpus-level metrics (METHOD.md §2, "Metrics": NMSE,
+ * L0 = k with the fraction of exact zeros among the k, dead fraction, per-feature density).
+ *
+ * `encodeStore` streams the store in row blocks through `encodeTopK` (model.ts) and writes, atomically,
+ * `codes.indices.npy` `[N, K]` int32 and `codes.values.npy` `[N, K]` float32: each file's npy header (with
+ * the final shape, known in advance) goes first, then the blocks, then a rename into place. The two files are
+ * committed one after the other (indices, then values), so a crash between the two renames can pair new
+ * indices with an older values file of the same shape; rerun the encoding after a crash.
+ */
+import { join } from "node:path";
+import { SaerchError } from "../core/errors.js";
+import { progress as startProgress } from "../core/progress.js";
+import type { EmbeddingStore } from "../embed/store-reader.js";
+import { AtomicFileWriter } from "../io/atomic.js";
+import { readNpy } from "../io/npy.js";
+import { checkSaeParams, decodeSparse } from "./model.js";
+import { createSaeEncoder } from "./onnx-encode.js";
+import type { SaeParams } from "./params.js";
+
+/** File of the `[N, K]` int32 latent indices. */
+export const CODES_INDICES_FILE = "codes.indices.npy";
+/** File of the `[N, K]` float32 activations. */
+export const CODES_VALUES_FILE = "codes.values.npy";
+/** Default rows per block when streaming a store. */
+export const DEFAULT_ENCODE_BLOCK_ROWS = 1024;
+/** npy data starts at a multiple of this many bytes (numpy's ARRAY_ALIGN). */
+const NPY_ALIGN = 64;
+/** Bytes before the header dict in an npy v1.0 file: magic (6), version (2), header length (2). */
+const NPY_V1_PREFIX = 10;
+
+/** Sparse codes of N documents: document i's K latents at `[i·K, (i + 1)·K)`, largest pre-activation first. */
+export interface SparseCodes {
+  /** `[N, K]` latent indices. */
+  indices: Int32Array;
+  /** `[N, K]` activations (ReLU'd; 0 where the pre-activation was ≤ 0). */
+  values: Float32Array;
+  /** K, active latents per document. */
+  k: number;
+}
+
+/** Per-feature statistics of a corpus's codes. */
+export interface FeatureStats {
+  /** Documents N. */
+  count: number;
+  /** Features F. */
+  n: number;
+  /** K. */
+  k: number;
+  /** `[F]` documents whose top-k contains the feature. */
+  countF: Int32Array;
+  /** `[F]` density: countF / N, the fraction of documents whose top-k contains the feature (METHOD.md §2). */
+  densityF: Float64Array;
+  /** `[F]` mean activation over the documents where the feature is active (in the top-k with a value > 0); 0 if never. */
+  meanActivationF: Float64Array;
+  /** `[F]` largest activation (0 if never active). */
+  maxActivationF: Float32Array;
+  /** Features in no document's top-k. */
+  neverActive: number;
+  /** Exact zeros among the N·K kept values (top-k entries whose pre-activation was ≤ 0). */
+  zeroCount: number;
+  /** zeroCount / (N·K). */
+  zeroFraction: number;
+}
+
+/** Arguments of encodeStore. */
+export interface EncodeStoreArgs {
+  /** Trained SAE weights. */
+  params: SaeParams;
+  /** Active latents per document K. */
+  k: number;
+  /** Store to encode; its dimension must be params.d. */
+  store: EmbeddingStore;
+  /** `[N]` store rows to encode, in output order (default every row, in store order). */
+  rows?: Int32Array;
+  /** Output directory for codes.indices.npy and codes.values.npy. */
+  dir: string;
+  /** Rows per block (default 1024): memory is O(batch·(D + F)). */
+  batch?: number;
+  /** No progress report on stderr (default false). */
+  quiet?: boolean;
+}
+
+/** What encodeStore wrote. */
+export interface EncodeStoreResult {
+  /** Path of codes.indices.npy. */
+  indicesPath: string;
+  /** Path of codes.values.npy. */
+  valuesPath: string;
+  /** Documents encoded N. */
+  count: number;
+  /** K. */
+  k: number;
+  /** Feature statistics of the codes (accumulated while streaming). */
+  stats: FeatureStats;
+}
+
+/** Reconstruction quality of an SAE on a set of rows. */
+export interface ReconstructionReport {
+  /** Rows evaluated. */
+  count: number;
+  /** Σ‖x̂ − x‖² / Σ‖x − x̄‖² over the rows (x̄ their mean): the fraction of variance unexplained. */
+  nmse: number;
+  /** Mean over rows of cosine(x, x̂). */
+  meanCosine: number;
+}
+
+/** Streaming accumulator behind `featureStats` and `encodeStore`. */
+class FeatureStatsAccumulator {
+  private count = 0;
+  private zeros = 0;
+  private readonly countF: Int32Array;
+  private readonly activeF: Float64Array;
+  private readonly sumF: Float64Array;
+  private readonly maxF: Float32Array;
+
+  constructor(
+    private readonly n: number,
+    private readonly k: number,
+  ) {
+    this.countF = new Int32Array(n);
+    this.activeF = new Float64Array(n);
+    this.sumF = new Float64Array(n);
+    this.maxF = new Float32Array(n);
+  }
+
+  /** Add a block of `[B, K]` codes. */
+  add(indicesBK: Int32Array, valuesBK: Float32Array): void {
+    const { n, k } = this;
+    if (indicesBK.length !== valuesBK.length || indicesBK.length % k !== 0) {
+      throw new SaerchError(`featureStats: indices (${indicesBK.length}) and values (${valuesBK.length}) are not both [N, K = ${k}]`);
+    }
+    for (let p = 0; p < indicesBK.length; p++) {
+      const j = indicesBK[p]!;
+      if (!(j >= 0 && j < n)) throw new SaerchError(`featureStats: latent index ${j} at entry ${p} is outside [0, ${n})`);
+      const v = valuesBK[p]!;
+      this.countF[j]!++;
+      if (v > 0) {
+        this.activeF[j]!++;
+        this.sumF[j]! += v;
+        if (v > this.maxF[j]!) this.maxF[j] = v;
+      } else if (v === 0) {
+        this.zeros++;
+      }
+    }
+    this.count += indicesBK.length / k;
+  }
+
+  result(): FeatureStats {
+    const { n, k, count } = this;
+    const densityF = new Float64Array(n);
+    const meanActivationF = new Float64Array(n);
+    let neverActive = 0;
+    for (let j = 0; j < n; j++) {
+      densityF[j] = count > 0 ? this.countF[j]! / count : 0;
+      meanActivationF[j] = this.activeF[j]! > 0 ? this.sumF[j]! / this.activeF[j]! : 0;
+      if (this.countF[j] === 0) neverActive++;
+    }
+    const kept = count * k;
+    return {
+      count,
+      n,
+      k,
+      countF: this.countF.slice(),
+      densityF,
+      meanActivationF,
+      maxActivationF: this.maxF.slice(),
+      neverActive,
+      zeroCount: this.zeros,
+      zeroFraction: kept > 0 ? this.zeros / kept : 0,
+    };
+  }
+}
+
+/**
+ * Per-feature density (fraction of documents whose top-k holds the feature), mean and max activation when
+ * active, features never in any top-k, and the exact zeros among the kept values.
+ * @param codes `[N, K]` codes
+ * @param n features F
+ */
+export function featureStats(codes: SparseCodes, n: number): FeatureStats {
+  const acc = new FeatureStatsAccumulator(n, codes.k);
+  acc.add(codes.indices, codes.values);
+  return acc.result();
+}
+
+/** An npy v1.0 header for a C-order array (numpy's layout: dict padded with spaces to 64 bytes, then "\n"). */
+function npyHeader(descr: "<i4" | "<f4", shape: readonly number[]): Uint8Array {
+  const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`;
+  const total = Math.ceil((NPY_V1_PREFIX + dict.length + 1) / NPY_ALIGN) * NPY_ALIGN;
+  const out = Buffer.alloc(total, 0x20);
+  out.write("\x93NUMPY", 0, "latin1");
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(total - NPY_V1_PREFIX, 8);
+  out.write(dict, NPY_V1_PREFIX, "latin1");
+  out[total - 1] = 0x0a;
+  return out;
+}
+
+const bytesOf = (a: Int32Array | Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Check the rows and return a block reader: block [s, e) of the output order as `[e − s, D]`. */
+function blockReader(store: EmbeddingStore, rows: Int32Array | undefined): { count: number; read: (s: number, e: number) => Float32Array } {
+  if (!rows) return { count: store.count, read: (s, e) => store.rows(s, e) };
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (!(r >= 0 && r < store.count)) throw new SaerchError(`row ${r} (position ${i}) is out of bounds for the store ${store.dir} of ${store.count} rows`);
+  }
+  return { count: rows.length, read: (s, e) => store.gather(rows.subarray(s, e)) };
+}
+
+function checkBlock(batch: number): void {
+  if (!Number.isSafeInteger(batch) || batch < 1) throw new SaerchError(`batch must be a positive integer, got ${batch}`);
+}
+
+/**
+ * Encode a store (or some of its rows) to `[N, K]` top-k codes in row blocks; writes codes.indices.npy and
+ * codes.values.npy into `dir` (see the module header) and returns them with their feature statistics.
+ * @throws SaerchError when the store's dimension is not params.d
+ */
+export async function encodeStore(args: EncodeStoreArgs): Promise<EncodeStoreResult> {
+  const { params, k, store, dir } = args;
+  const batch = args.batch ?? DEFAULT_ENCODE_BLOCK_ROWS;
+  checkBlock(batch);
+  checkSaeParams(params, "encodeStore");
+  if (store.dim !== params.d) {
+    throw new SaerchError(`the SAE takes d = ${params.d} inputs but the store ${store.dir} has d = ${store.dim}`, "encode a store of the embeddings the SAE was trained on");
+  }
+  if (!Number.isInteger(k) || k < 1 || k > params.n) throw new SaerchError(`k must be an integer in [1, n = ${params.n}], got ${k}`);
+  const { count, read } = blockReader(store, args.rows);
+  const indicesPath = join(dir, CODES_INDICES_FILE);
+  const valuesPath = join(dir, CODES_VALUES_FILE);
+  const indices = new AtomicFileWriter(indicesPath);
+  const values = new AtomicFileWriter(valuesPath);
+  const acc = new FeatureStatsAccumulator(params.n, k);
+  const bar = args.quiet ? undefined : startProgress(count, "SAE encoding", { unit: "docs" });
+  const encoder = await createSaeEncoder(params, k);
+  try {
+    indices.write(npyHeader("<i4", [count, k]));
+    values.write(npyHeader("<f4", [count, k]));
+    for (let s = 0; s < count; s += batch) {
+      const e = Math.min(count, s + batch);
+      const { indicesBK, valuesBK } = await encoder.encode(read(s, e), e - s);
+      indices.write(bytesOf(indicesBK));
+      values.write(bytesOf(valuesBK));
+      acc.add(indicesBK, valuesBK);
+      bar?.update(e);
+    }
+    indices.commit();
+    values.commit();
+  } catch (err) {
+    indices.abort();
+    values.abort();
+    throw err;
+  } finally {
+    await encoder.close();
+  }
+  bar?.finish();
+  return { indicesPath, valuesPath, count, k, stats: acc.result() };
+}
+
+/**
+ * Read the codes that encodeStore wrote into `dir`.
+ * @throws SaerchError when a file is missing or the two files disagree
+ */
+export function loadCodes(dir: string): SparseCodes {
+  const indicesPath = join(dir, CODES_INDICES_FILE);
+  const valuesPath = join(dir, CODES_VALUES_FILE);
+  const idx = readNpy(indicesPath);
+  const val = readNpy(valuesPath);
+  const fix = "rerun encodeStore";
+  if (idx.dtype !== "<i4" || idx.shape.length !== 2) throw new SaerchError(`${indicesPath} is not an [N, K] int32 array`, fix);
+  if (val.dtype !== "<f4" || val.shape.length !== 2) throw new SaerchError(`${valuesPath} is not an [N, K] float32 array`, fix);
+  if (idx.shape[0] !== val.shape[0] || idx.shape[1] !== val.shape[1]) {
+    throw new SaerchError(`${indicesPath} is [${idx.shape.join(", ")}] but ${valuesPath} is [${val.shape.join(", ")}]`, fix);
+  }
+  return { indices: idx.data as Int32Array, values: val.data as Float32Array, k: idx.shape[1]! };
+}
+
+/**
+ * Reconstruction quality on store rows, streamed in blocks: the fraction of variance unexplained over the
+ * whole set (one denominator, as NMSE with the set as the batch) and the mean cosine(x, x̂).
+ * @param rows `[R]` store rows (default every row); R ≥ 2
+ * @param batch rows per block (default 1024)
+ */
+export async function reconstructionReport(
+  params: SaeParams,
+  store: EmbeddingStore,
+  rows: Int32Array | undefined,
+  k: number,
+  batch = DEFAULT_ENCODE_BLOCK_ROWS,
+): Promise<ReconstructionReport> {
+  checkBlock(batch);
+  checkSaeParams(params, "reconstructionReport");
+  const d = params.d;
+  if (store.dim !== d) throw new SaerchError(`the SAE takes d = ${d} inputs but the store ${store.dir} has d = ${store.dim}`);
+  const { count, read } = blockReader(store, rows);
+  if (count < 2) throw new SaerchError(`reconstructionReport needs at least 2 rows, got ${count}`, "evaluate on more rows");
+  const sumD = new Float64Array(d);
+  const sumSqD = new Float64Array(d);
+  let err = 0;
+  let cosSum = 0;
+  const encoder = await createSaeEncoder(params, k);
+  for (let s = 0; s < count; s += batch) {
+    const e = Math.min(count, s + batch);
+    const b = e - s;
+    const xBD = read(s, e);
+    const { indicesBK, valuesBK } = await encoder.encode(xBD, b);
+    const xHatBD = decodeSparse(params, indicesBK, valuesBK, b, k);
+    for (let r = 0; r < b; r++) {
+      let dotXY = 0;
+      let xx = 0;
+      let yy = 0;
+      for (let i = 0; i < d; i++) {
+        const x = xBD[r * d + i]!;
+        const y = xHatBD[r * d + i]!;
+        err += (y - x) ** 2;
+        sumD[i]! += x;
+        sumSqD[i]! += x * x;
+        dotXY += x * y;
+        xx += x * x;
+        yy += y * y;
+      }
+      cosSum += xx > 0 && yy > 0 ? dotXY / Math.sqrt(xx * yy) : 0;
+    }
+  }
+  await encoder.close();
+  let variance = 0;
+  for (let i = 0; i < d; i++) variance += sumSqD[i]! - (sumD[i]! * sumD[i]!) / count;
+  if (!(variance > 0)) throw new SaerchError(`reconstructionReport: the ${count} rows do not vary (zero variance)`);
+  return { count, nmse: err / variance, meanCosine: cosSum / count };
+}

@@ -1,0 +1,93 @@
+/**
+ * The SAE stage in one call (METHOD.md §2): for each domain of an embedding store, train a top-k SAE on
+ * that domain's rows (resumable, under `data/sae/<runId>/`), encode the rows to sparse codes, and report
+ * reconstruction quality and per-feature statistics. Rerunning with the same config reopens finished runs.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SaerchError } from "../core/errors.js";
+import { artefactRun } from "../io/artefact.js";
+import { readJsonlLog } from "../io/jsonl.js";
+import { DOMAINS_FILE } from "../embed/stage.js";
+import type { EmbeddingStore } from "../embed/store-reader.js";
+import type { ResolvedSaeConfig, SaeConfigInput } from "./config.js";
+import { CODES_INDICES_FILE, encodeStore, type FeatureStats, featureStats, loadCodes, reconstructionReport } from "./encode.js";
+import { createTrainStep } from "./engines.js";
+import type { SaeParams } from "./params.js";
+import { METRICS_FILE, type TrainMetrics, trainSae } from "./trainer.js";
+
+/** Label of cross-listed documents, which belong to every domain's training set (as in the paper's corpora). */
+const OVERLAP_LABEL = "both";
+
+/** One domain's trained SAE and what it measured. */
+export interface SaeDomainResult {
+  domain: string;
+  /** Run directory `data/sae/<runId>`. */
+  dir: string;
+  /** Training rows (the domain's documents, cross-listed ones included). */
+  rows: Int32Array;
+  config: ResolvedSaeConfig;
+  params: SaeParams;
+  /** Every logged metrics window. */
+  metrics: TrainMetrics[];
+  /** Reconstruction over all training rows: fraction of variance unexplained and mean cosine(x, x̂). */
+  reconstruction: { nmse: number; meanCosine: number };
+  /** Per-feature density and activation statistics over the training rows. */
+  features: FeatureStats;
+  /** True when a finished run was reopened. */
+  resumed: boolean;
+}
+
+/** Store rows of one domain: documents labelled `domain`, plus cross-listed ones. */
+export function domainRows(labels: readonly string[], domain: string): Int32Array {
+  const rows: number[] = [];
+  labels.forEach((l, i) => {
+    if (l === domain || l === OVERLAP_LABEL) rows.push(i);
+  });
+  return Int32Array.from(rows);
+}
+
+/**
+ * Train (or reopen) one SAE per domain.
+ * @param store the embedding store (its `domains.json` gives each row's domain)
+ * @param sae the SAE config without `d` (taken from the store), e.g. `saePreset(profile, d)`
+ */
+export async function runSaeStage(store: EmbeddingStore, domains: string[], sae: Omit<SaeConfigInput, "d">): Promise<SaeDomainResult[]> {
+  const labelsPath = join(store.dir, DOMAINS_FILE);
+  if (!existsSync(labelsPath)) {
+    throw new SaerchError(`${labelsPath} is missing: the store has no domain labels`, "build the store with runEmbedStage (notebook 01)");
+  }
+  const labels = JSON.parse(readFileSync(labelsPath, "utf8")) as string[];
+  const results: SaeDomainResult[] = [];
+  for (const domain of domains) {
+    if (!labels.includes(domain)) {
+      throw new SaerchError(`no rows of domain "${domain}" in ${store.dir}`, `use one of: ${[...new Set(labels)].join(", ")}`);
+    }
+    const rows = domainRows(labels, domain);
+    const config: SaeConfigInput = { ...sae, d: store.dim };
+    const run = artefactRun(
+      "sae",
+      { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), domain, sae: config },
+      `${domain}-n${config.n}-k${config.k}`,
+    );
+    const trained = await trainSae({ config, store, rows, dir: run.dir, createStep: (c, init) => createTrainStep(c, init) });
+    const codesExist = existsSync(join(run.dir, CODES_INDICES_FILE));
+    const features =
+      trained.resumed && codesExist
+        ? featureStats(loadCodes(run.dir), trained.params.n)
+        : (await encodeStore({ params: trained.params, k: trained.config.k, store, rows, dir: run.dir })).stats;
+    const reconstruction = await reconstructionReport(trained.params, store, rows, trained.config.k);
+    results.push({
+      domain,
+      dir: run.dir,
+      rows,
+      config: trained.config,
+      params: trained.params,
+      metrics: readJsonlLog(join(run.dir, METRICS_FILE)) as TrainMetrics[],
+      reconstruction,
+      features,
+      resumed: trained.resumed,
+    });
+  }
+  return results;
+}

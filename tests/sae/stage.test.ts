@@ -1,0 +1,79 @@
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Rng } from "../../src/core/rng.js";
+import { normalizeRowsInPlace } from "../../src/core/vector.js";
+import { adoptNpy } from "../../src/embed/adopt-npy.js";
+import { DOMAINS_FILE } from "../../src/embed/stage.js";
+import { EmbeddingStore } from "../../src/embed/store-reader.js";
+import { writeNpy } from "../../src/io/npy.js";
+import { domainRows, runSaeStage } from "../../src/sae/stage.js";
+
+describe("domainRows", () => {
+  it("takes a domain's rows plus the cross-listed ones", () => {
+    expect(Array.from(domainRows(["a", "b", "both", "a", "other"], "a"))).toEqual([0, 2, 3]);
+    expect(Array.from(domainRows(["a", "b", "both"], "b"))).toEqual([1, 2]);
+  });
+});
+
+describe("runSaeStage", () => {
+  const d = 16;
+  const rows = 200;
+  let dir: string;
+  let store: EmbeddingStore;
+  const saved = process.env.SAERCH_DATA;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "saerch-sae-stage-"));
+    process.env.SAERCH_DATA = join(dir, "data");
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const embND = new Float32Array(rows * d);
+    new Rng(3).fillNormalInPlace(embND);
+    normalizeRowsInPlace(embND, rows, d);
+    writeNpy(join(dir, "emb.npy"), embND, [rows, d]);
+    const ids = Array.from({ length: rows }, (_, i) => `doc-${i}`);
+    writeFileSync(join(dir, "ids.json"), JSON.stringify(ids));
+    const storeDir = join(dir, "store");
+    adoptNpy({ embeddingsPath: join(dir, "emb.npy"), idsPath: join(dir, "ids.json"), dir: storeDir, model: "synthetic" });
+    writeFileSync(join(storeDir, DOMAINS_FILE), JSON.stringify(ids.map((_, i) => (i % 10 === 0 ? "both" : i % 2 ? "x" : "y"))));
+    store = EmbeddingStore.open(storeDir);
+  });
+  afterAll(() => {
+    store.close();
+    vi.restoreAllMocks();
+    if (saved === undefined) delete process.env.SAERCH_DATA;
+    else process.env.SAERCH_DATA = saved;
+  });
+
+  const sae = { n: 48, k: 4, steps: 30, batch: 32, checkpointEvery: 10, logEvery: 5 };
+
+  it("trains, encodes and measures one SAE per domain", async () => {
+    const runs = await runSaeStage(store, ["x", "y"], sae);
+    expect(runs.map((r) => r.domain)).toEqual(["x", "y"]);
+    const x = runs[0]!;
+    expect(x.rows.length).toBe(100 + 20); // the 100 odd rows + the 20 cross-listed multiples of 10
+    expect(x.config).toMatchObject({ d, n: 48, k: 4, steps: 30, kAux: 8 });
+    expect(x.metrics.map((m) => m.step)).toEqual([5, 10, 15, 20, 25, 30]);
+    expect(x.features.count).toBe(120);
+    expect(x.features.densityF).toHaveLength(48);
+    expect(x.reconstruction.nmse).toBeGreaterThan(0);
+    expect(x.reconstruction.nmse).toBeLessThan(1.5);
+    for (const f of ["sae.safetensors", "codes.indices.npy", "codes.values.npy", "metrics.jsonl", "config.json"]) {
+      expect(existsSync(join(x.dir, f))).toBe(true);
+    }
+    expect(x.resumed).toBe(false);
+  });
+
+  it("a rerun reopens the finished runs with identical weights", async () => {
+    const first = await runSaeStage(store, ["x"], sae);
+    const again = await runSaeStage(store, ["x"], sae);
+    expect(again[0]!.resumed).toBe(true);
+    expect(again[0]!.params.wDecFD).toEqual(first[0]!.params.wDecFD);
+    expect(again[0]!.features.densityF).toEqual(first[0]!.features.densityF);
+  });
+
+  it("names the domains there are when one is unknown", async () => {
+    await expect(runSaeStage(store, ["z"], sae)).rejects.toThrow(/no rows of domain "z"[\s\S]*use one of: both, x, y/);
+  });
+});
