@@ -12,7 +12,7 @@ export function tempPathFor(target: string): string {
 }
 
 /** fsync a directory so a rename inside it is durable (best effort: not every filesystem allows it). */
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, "r");

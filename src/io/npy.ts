@@ -412,8 +412,11 @@ function shapeRepr(shape: readonly number[]): string {
   return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
 }
 
-/** The full header (magic, version, length, padded dict) for an array; version 1.0 unless too long. */
-function encodeHeader(dtype: NpyDtype, shape: readonly number[]): Uint8Array {
+/**
+ * The full header (magic, version, length, padded dict) for a C-order array; version 1.0 unless too long.
+ * Streaming writers put it first, then the data bytes.
+ */
+export function encodeNpyHeader(dtype: NpyDtype, shape: readonly number[]): Uint8Array {
   const dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeRepr(shape)}, }`;
   let version = 1;
   let prefix = 10;
@@ -456,5 +459,5 @@ export function writeNpy(path: string, data: NpyData, shape: readonly number[]):
     );
   }
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  writeFileAtomic(path, [encodeHeader(dtype, shape), bytes]);
+  writeFileAtomic(path, [encodeNpyHeader(dtype, shape), bytes]);
 }

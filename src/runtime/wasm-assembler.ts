@@ -4,10 +4,13 @@
  * loops. The SAE's CPU step kernels (src/sae/cpu-kernels.ts) are written with it; no toolchain, no binary blob.
  */
 
-/** Value types. */
+/** Value type i32 (also addresses into the memory). */
 export const I32 = 0x7f;
+/** Value type f32. */
 export const F32 = 0x7d;
+/** Value type f64. */
 export const F64 = 0x7c;
+/** Value type v128 (SIMD; four f32 lanes here). */
 export const V128 = 0x7b;
 /** A value type code. */
 export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
@@ -168,14 +171,17 @@ export class WasmFunction {
     this.code.push(0x21, ...uleb(this.local(n)));
     return this;
   }
+  /** Push an i32 constant. */
   i32(v: number): this {
     this.code.push(0x41, ...sleb(v));
     return this;
   }
+  /** Push an f32 constant. */
   f32(v: number): this {
     this.code.push(0x43, ...new Uint8Array(Float32Array.of(v).buffer));
     return this;
   }
+  /** Push an f64 constant. */
   f64(v: number): this {
     this.code.push(0x44, ...new Uint8Array(Float64Array.of(v).buffer));
     return this;
@@ -191,7 +197,7 @@ export class WasmFunction {
     this.code.push(...opcode, align, ...uleb(offset));
     return this;
   }
-  /** f32x4.extract_lane. */
+  /** f32x4.extract_lane: the v128 on the stack → its f32 lane i. */
   lane(i: number): this {
     this.code.push(0xfd, 0x1f, i);
     return this;

@@ -22,12 +22,12 @@
  * One trainer per run directory.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { FormatError, SaerchError } from "../core/errors.js";
 import { sortKeys, stableStringify } from "../io/artefact.js";
-import { writeJsonAtomic } from "../io/atomic.js";
+import { fsyncDir, writeJsonAtomic } from "../io/atomic.js";
 import { readSafetensors, type SafetensorsTensor, writeSafetensors } from "../io/safetensors.js";
 import { type ResolvedSaeConfig, SaeConfig } from "./config.js";
 import type { AdamState, SaeParams } from "./params.js";
@@ -307,19 +307,6 @@ function parseConfig(file: string, text: string): ResolvedSaeConfig {
 
 // ---------------------------------------------------------------------------------------------------------
 // checkpoints
-
-/** fsync a directory so renames inside it are durable (best effort). */
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // not every platform can fsync a directory; the rename is atomic regardless
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 
 const STEP_DIR = /^step-(\d+)$/;
 

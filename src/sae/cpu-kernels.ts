@@ -503,8 +503,9 @@ export const KERNEL_NAMES = ["decode", "accumulate", "sumSq", "project", "adam",
 /** A kernel's export name. */
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
-/** adam kernel flags: project the gradient with along; renormalise each row afterwards. */
+/** adam kernel flag: project each row's gradient with its along_j first (the decoder). */
 export const ADAM_PROJECT = 1;
+/** adam kernel flag: renormalise each row to unit L2 norm afterwards (the decoder). */
 export const ADAM_RENORM = 2;
 
 /**

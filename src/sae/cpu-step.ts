@@ -171,7 +171,23 @@ class KernelPool {
       Atomics.store(state, 0, cmd);
       Atomics.notify(state, 0);
     }
-    const results = [this.kernels[name](...argsPerThread[0]!) ?? 0];
+    let mine = 0;
+    let error: unknown;
+    try {
+      mine = this.kernels[name](...argsPerThread[0]!) ?? 0;
+    } catch (err) {
+      error = err;
+    }
+    // Always collect the workers, so that none is still running when the next pass hands out work.
+    const results = this.collect(name, used);
+    if (error !== undefined) throw error;
+    return [mine, ...results];
+  }
+
+  /** Wait for threads 1..used−1 to finish `name`; their results. */
+  private collect(name: KernelName, used: number): number[] {
+    const results: number[] = [];
+    let failed: string | undefined;
     for (let t = 1; t < used; t++) {
       const state = new Int32Array(this.control, t * SLOT_BYTES, 1);
       for (;;) {
@@ -179,7 +195,8 @@ class KernelPool {
         if (now === STATE_IDLE) break;
         if (now === STATE_FAILED) {
           Atomics.store(state, 0, STATE_IDLE);
-          throw new SaerchError(`onnx SAE step: the ${name} kernel failed in worker thread ${t}`);
+          failed = `the ${name} kernel failed in worker thread ${t}`;
+          break;
         }
         if (Atomics.wait(state, 0, now, WORKER_TIMEOUT_MS) === "timed-out") {
           throw new SaerchError(`onnx SAE step: worker thread ${t} did not finish ${name} within ${WORKER_TIMEOUT_MS / 1000} s`);
@@ -187,6 +204,7 @@ class KernelPool {
       }
       results.push(new Float64Array(this.control, t * SLOT_BYTES + 8, 1)[0]!);
     }
+    if (failed) throw new SaerchError(`onnx SAE step: ${failed}`);
     return results;
   }
 

@@ -13,7 +13,7 @@ import { SaerchError } from "../core/errors.js";
 import { progress as startProgress } from "../core/progress.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import { AtomicFileWriter } from "../io/atomic.js";
-import { readNpy } from "../io/npy.js";
+import { encodeNpyHeader, readNpy } from "../io/npy.js";
 import { checkSaeParams, decodeSparse } from "./model.js";
 import { createSaeEncoder } from "./onnx-encode.js";
 import type { SaeParams } from "./params.js";
@@ -24,10 +24,6 @@ export const CODES_INDICES_FILE = "codes.indices.npy";
 export const CODES_VALUES_FILE = "codes.values.npy";
 /** Default rows per block when streaming a store. */
 export const DEFAULT_ENCODE_BLOCK_ROWS = 1024;
-/** npy data starts at a multiple of this many bytes (numpy's ARRAY_ALIGN). */
-const NPY_ALIGN = 64;
-/** Bytes before the header dict in an npy v1.0 file: magic (6), version (2), header length (2). */
-const NPY_V1_PREFIX = 10;
 
 /** Sparse codes of N documents: document i's K latents at `[i·K, (i + 1)·K)`, largest pre-activation first. */
 export interface SparseCodes {
@@ -184,20 +180,6 @@ export function featureStats(codes: SparseCodes, n: number): FeatureStats {
   return acc.result();
 }
 
-/** An npy v1.0 header for a C-order array (numpy's layout: dict padded with spaces to 64 bytes, then "\n"). */
-function npyHeader(descr: "<i4" | "<f4", shape: readonly number[]): Uint8Array {
-  const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`;
-  const total = Math.ceil((NPY_V1_PREFIX + dict.length + 1) / NPY_ALIGN) * NPY_ALIGN;
-  const out = Buffer.alloc(total, 0x20);
-  out.write("\x93NUMPY", 0, "latin1");
-  out[6] = 1;
-  out[7] = 0;
-  out.writeUInt16LE(total - NPY_V1_PREFIX, 8);
-  out.write(dict, NPY_V1_PREFIX, "latin1");
-  out[total - 1] = 0x0a;
-  return out;
-}
-
 const bytesOf = (a: Int32Array | Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Check the rows and return a block reader: block [s, e) of the output order as `[e − s, D]`. */
@@ -237,8 +219,8 @@ export async function encodeStore(args: EncodeStoreArgs): Promise<EncodeStoreRes
   const bar = args.quiet ? undefined : startProgress(count, "SAE encoding", { unit: "docs" });
   const encoder = await createSaeEncoder(params, k);
   try {
-    indices.write(npyHeader("<i4", [count, k]));
-    values.write(npyHeader("<f4", [count, k]));
+    indices.write(encodeNpyHeader("<i4", [count, k]));
+    values.write(encodeNpyHeader("<f4", [count, k]));
     for (let s = 0; s < count; s += batch) {
       const e = Math.min(count, s + batch);
       const { indicesBK, valuesBK } = await encoder.encode(read(s, e), e - s);

@@ -6,11 +6,13 @@
  * - "wasm" (CPU default): onnxruntime runs the select graph — the encoder GEMM (its one dense product) and the
  *   two top-k selections — and WebAssembly SIMD kernels do the rest on resident buffers (`cpu-kernels.ts`):
  *   the sparse decode and backward pass, gradient accumulation latent by latent, projection, clip, Adam and
- *   renormalisation. Parameters, moments and selections stay in one WebAssembly memory that onnxruntime reads
- *   and writes through views (pre-allocated outputs), so the state never crosses the binding.
+ *   renormalisation, split across threads (`cpu-step.ts`). Parameters and moments stay in one WebAssembly
+ *   memory and never cross the binding: on one thread onnxruntime reads and writes views of it (inputs and
+ *   pre-allocated outputs); with worker threads the memory is shared, which onnxruntime-node rejects, so the
+ *   encoder weights are mirrored into an ordinary buffer after each update and the selections copied in.
  * - "js": the same kernels in plain JS (fallback when WebAssembly SIMD is missing or the buffers exceed 4 GiB).
  * - "graph" (CUDA default): the whole step is one ONNX graph (`buildStepGraph`) and its outputs become the new
- *   state. On the CPU it is ~2× slower: the gathers, scatters and ~15 elementwise Adam passes are memory-bound
+ *   state. On the CPU it is ~2.5× slower: the gathers, scatters and ~15 elementwise Adam passes are memory-bound
  *   ops, and onnxruntime-node copies every output (pre-allocated ones too) into a fresh ArrayBuffer.
  */
 import { availableParallelism } from "node:os";
@@ -37,7 +39,7 @@ export type OnnxUpdate = "wasm" | "js" | "graph";
 
 /** Options of the onnx engine. */
 export interface OnnxStepOptions {
-  /** CPU threads (onnxruntime intra-op); default one per core. */
+  /** CPU threads (onnxruntime intra-op, and the WebAssembly kernels up to one per core); default one per core. */
   threads?: number;
   /** Execution provider; "cuda" needs onnxruntime-node's CUDA binaries (installed separately). */
   provider?: "cpu" | "cuda";
@@ -101,18 +103,24 @@ export class OnnxTrainStep implements TrainStep {
     const { d, n } = config;
     this.engine = engine;
     this.tracker = new DeadLatentTracker(n, config.deadWindow, init.sinceFiredF);
-    this.params = cloneParams(init.params);
-    this.adam = cloneAdamState(init.adam);
-    if (cpu) {
-      cpu.enc.p.set(init.params.wEncFD);
-      cpu.dec.p.set(init.params.wDecFD);
-      cpu.enc.m.set(init.adam.m.wEncFD);
-      cpu.enc.v.set(init.adam.v.wEncFD);
-      cpu.dec.m.set(init.adam.m.wDecFD);
-      cpu.dec.v.set(init.adam.v.wDecFD);
-      cpu.syncEncoderMirror();
-      this.bindResident(cpu, d, n);
+    if (!cpu) {
+      this.params = cloneParams(init.params);
+      this.adam = cloneAdamState(init.adam);
+      return;
     }
+    // The big matrices are copied into the kernels' memory; the small tensors stay JS arrays.
+    const { enc, dec } = cpu;
+    enc.p.set(init.params.wEncFD);
+    dec.p.set(init.params.wDecFD);
+    for (const m of ["m", "v"] as const) {
+      enc[m].set(init.adam[m].wEncFD);
+      dec[m].set(init.adam[m].wDecFD);
+    }
+    cpu.syncEncoderMirror();
+    const small = (m: "m" | "v"): AdamState["m"] => ({ wEncFD: enc[m], bLatF: init.adam[m].bLatF.slice(), wDecFD: dec[m], bPreD: init.adam[m].bPreD.slice() });
+    this.params = { d, n, wEncFD: enc.p, bLatF: init.params.bLatF.slice(), wDecFD: dec.p, bPreD: init.params.bPreD.slice() };
+    this.adam = { t: init.adam.t, m: small("m"), v: small("v") };
+    this.bindResident(cpu, d, n);
   }
 
   /** Point the state at the kernels' (possibly new) views of the big matrices. */
@@ -134,7 +142,8 @@ export class OnnxTrainStep implements TrainStep {
     const provider = opts.provider ?? "cpu";
     let update = opts.update ?? (provider === "cuda" ? "graph" : "wasm");
     const threads = opts.threads ?? availableParallelism();
-    const shape = { n, d, k, kAux: config.kAux, batchCapacity: config.batch, threads };
+    // Kernel threads beyond the cores would only take turns.
+    const shape = { n, d, k, kAux: config.kAux, batchCapacity: config.batch, threads: Math.min(threads, availableParallelism()) };
     if (update === "wasm" && !CpuKernels.wasmSupported(shape)) update = "js";
     const ort = await import("onnxruntime-node");
     const model =
@@ -226,19 +235,21 @@ export class OnnxTrainStep implements TrainStep {
     const st = cpu.staging;
     st.x.set(xBD);
     const T = this.ort.Tensor;
-    const selections = {
-      indices: new T("int32", st.indices.subarray(0, b * k), [b, k]),
-      values: new T("float32", st.values.subarray(0, b * k), [b, k]),
-      auxIndices: new T("int32", st.auxIndices.subarray(0, b * ka), [b, ka]),
-      auxValues: new T("float32", st.auxValues.subarray(0, b * ka), [b, ka]),
-    };
     if (cpu.ortCanShare) {
       // The selections land in the kernels' staging (pre-allocated outputs).
-      await this.session.run(this.commonFeeds(xBD, plan), selections);
+      await this.session.run(this.commonFeeds(xBD, plan), {
+        indices: new T("int32", st.indices.subarray(0, b * k), [b, k]),
+        values: new T("float32", st.values.subarray(0, b * k), [b, k]),
+        auxIndices: new T("int32", st.auxIndices.subarray(0, b * ka), [b, ka]),
+        auxValues: new T("float32", st.auxValues.subarray(0, b * ka), [b, ka]),
+      });
     } else {
       // Shared memory (worker threads): onnxruntime allocates, the selections are copied in (≈ B·(K + KA) values).
       const out = (await this.session.run(this.commonFeeds(xBD, plan))) as Record<string, Ort.Tensor>;
-      for (const [name, view] of Object.entries(selections)) (view.data as Float32Array).set(out[name]!.data as Float32Array);
+      st.indices.set(out.indices!.data as Int32Array);
+      st.values.set(out.values!.data as Float32Array);
+      st.auxIndices.set(out.auxIndices!.data as Int32Array);
+      st.auxValues.set(out.auxValues!.data as Float32Array);
     }
 
     // Sparse forward and backward (steps 4–8).
