@@ -78,8 +78,9 @@ export async function splittingPairs(pairs: Array<{ label: string; small: SweepR
 }
 
 /**
- * The pairs to compare in one domain, as the paper does: along the grid's diagonal (size and k grow together,
- * like its SAE16 → SAE32 → SAE64), and at the middle k between sizes (same k, different n).
+ * The pairs to compare in one domain: along the grid's diagonal (size and k grow together, like the paper's
+ * SAE16 → SAE32 → SAE64), at the middle k between sizes (same k, different n), and at the middle n between
+ * sparsities (same n, different k).
  */
 export function standardSplittingPairs(
   records: readonly SweepRecord[],
@@ -98,5 +99,7 @@ export function standardSplittingPairs(
   for (let i = 0; i < diag; i++) for (let j = i + 1; j < diag; j++) add(cell(ns[i]!, ks[i]!), cell(ns[j]!, ks[j]!), "diagonal");
   const midK = ks[Math.floor((ks.length - 1) / 2)]!;
   for (let i = 0; i + 1 < ns.length; i++) add(cell(ns[i]!, midK), cell(ns[i + 1]!, midK), "same k");
+  const midN = ns[Math.floor((ns.length - 1) / 2)]!;
+  for (let i = 0; i + 1 < ks.length; i++) add(cell(midN, ks[i]!), cell(midN, ks[i + 1]!), "same n");
   return out;
 }

@@ -2,8 +2,9 @@
  * Scaling sweeps (METHOD.md §3): an SAE per cell of a grid over dictionary size n (as multiples of d) and
  * sparsity k, per domain, each an ordinary resumable SAE run with its own run id. Rerunning skips finished
  * cells and resumes an interrupted one (a kill -9 loses at most one checkpoint interval). Per run it records
- * final NMSE on the training rows and on a held-out split, dead fraction, steps, examples, FLOPs on the
- * paper's axis and an estimate of the engine's own arithmetic, wall time, and the training curve.
+ * final NMSE on the training rows and on a held-out split, dead fraction, feature densities (the training
+ * rows' codes are written beside the weights), steps, examples, FLOPs on the paper's axis and an estimate of
+ * the engine's own arithmetic, wall time, and the training curve.
  */
 import { join } from "node:path";
 import * as aq from "arquero";
@@ -16,7 +17,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { readJsonlLog } from "../io/jsonl.js";
 import type { Profile } from "../runtime/profile.js";
 import type { ResolvedSaeConfig, SaeConfigInput } from "../sae/config.js";
-import { reconstructionReport } from "../sae/encode.js";
+import { encodeStore, reconstructionReport } from "../sae/encode.js";
 import { createTrainStep } from "../sae/engines.js";
 import { domainRows } from "../sae/stage.js";
 import { METRICS_FILE, type TrainMetrics, trainSae } from "../sae/trainer.js";
@@ -82,6 +83,8 @@ export interface SweepRecord {
   flopsEngine: number;
   /** Training wall time, seconds (summed over resumed sessions). */
   seconds: number;
+  /** `[F]` feature density on the training rows (fraction of documents whose top-k holds the feature). */
+  density: number[];
   /** Training curve: steps, examples and window-mean NMSE at every logged line. */
   curve: { step: number[]; examples: number[]; nmse: number[] };
 }
@@ -160,6 +163,7 @@ export async function runSweep(
         const metrics = readJsonlLog(join(run.dir, METRICS_FILE)) as TrainMetrics[];
         const last = res.stats;
         const trainReport = await reconstructionReport(res.params, store, train, k);
+        const codes = await encodeStore({ params: res.params, k, store, rows: train, dir: run.dir, quiet: true });
         const held = heldOut.length >= 2 ? await reconstructionReport(res.params, store, heldOut, k) : undefined;
         const examples = res.config.steps * res.config.batch;
         const record: SweepRecord = {
@@ -179,6 +183,7 @@ export async function runSweep(
           flopsPaper: examples * 2 * d * (n + k),
           flopsEngine: res.config.steps * engineFlopsPerStep(res.config),
           seconds: last?.elapsed ?? Number.NaN,
+          density: Array.from(codes.stats.densityF, (v) => Number(v.toPrecision(4))),
           curve: {
             step: metrics.map((m) => m.step),
             examples: metrics.map((m) => m.examples),

@@ -82,6 +82,8 @@ describe("runSweep", () => {
       expect(r.nmseTrain).toBeGreaterThan(0);
       expect(Number.isFinite(r.nmseHeldOut)).toBe(true);
       expect(r.curve.step).toEqual([4, 8, 12]);
+      expect(r.density).toHaveLength(r.n);
+      expect(r.density.reduce((a, b) => a + b, 0)).toBeCloseTo(r.k, 2); // each document holds k features
     }
     const csv = readFileSync(join(sweepDir, "results.csv"), "utf8");
     expect(csv.split("\n")[0]).toBe(
