@@ -42,6 +42,17 @@ function requirePositive(fn: string, what: string, v: number): void {
   }
 }
 
+/** The layout of both NMSE plots: log-log axes, NMSE on y, legend top right. */
+function logLogNmseLayout(title: string, xTitle: string): Record<string, unknown> {
+  const layout = baseLayout(title, { xTitle, yTitle: "normalised MSE", showLegend: true });
+  return {
+    ...layout,
+    xaxis: axisWith(layout, "xaxis", { type: "log" }),
+    yaxis: axisWith(layout, "yaxis", { type: "log" }),
+    legend: { x: 0.99, xanchor: "right", y: 0.99 },
+  };
+}
+
 /** One trained SAE's final NMSE. */
 export interface SizePoint {
   /** Latents n. */
@@ -116,20 +127,7 @@ export function nmseVsSizeFigure(points: SizePoint[], fits: SizeFit[], opts: { t
       });
     }
   }
-  const layout = baseLayout(opts.title ?? "NMSE against dictionary size", {
-    xTitle: "latents n",
-    yTitle: "normalised MSE",
-    showLegend: true,
-  });
-  return {
-    data,
-    layout: {
-      ...layout,
-      xaxis: axisWith(layout, "xaxis", { type: "log" }),
-      yaxis: axisWith(layout, "yaxis", { type: "log" }),
-      legend: { x: 0.99, xanchor: "right", y: 0.99 },
-    },
-  };
+  return { data, layout: logLogNmseLayout(opts.title ?? "NMSE against dictionary size", "latents n") };
 }
 
 /** One run's NMSE training curve against cumulative FLOPs (METHOD.md §3: steps · 2·d·(n + k)). */
@@ -216,20 +214,7 @@ export function nmseVsFlopsFigure(curves: FlopsCurve[], laws: FlopsLaw[], opts: 
       hoverinfo: "skip",
     });
   }
-  const layout = baseLayout(opts.title ?? "NMSE against training compute", {
-    xTitle: "FLOPs (steps · 2·d·(n + k))",
-    yTitle: "normalised MSE",
-    showLegend: true,
-  });
-  return {
-    data,
-    layout: {
-      ...layout,
-      xaxis: axisWith(layout, "xaxis", { type: "log" }),
-      yaxis: axisWith(layout, "yaxis", { type: "log" }),
-      legend: { x: 0.99, xanchor: "right", y: 0.99 },
-    },
-  };
+  return { data, layout: logLogNmseLayout(opts.title ?? "NMSE against training compute", "FLOPs (examples · 2·d·(n + k))") };
 }
 
 /**
