@@ -42,14 +42,17 @@ function requirePositive(fn: string, what: string, v: number): void {
   }
 }
 
-/** The layout of both NMSE plots: log-log axes, NMSE on y, legend top right. */
-function logLogNmseLayout(title: string, xTitle: string): Record<string, unknown> {
-  const layout = baseLayout(title, { xTitle, yTitle: "normalised MSE", showLegend: true });
+/**
+ * The layout of both NMSE plots: log-log axes, NMSE on y; the legend bottom left inside the plot (the
+ * curves fall to the right), or to the right of it when it is long (`legendOutside`, a wider figure).
+ */
+function logLogNmseLayout(title: string, xTitle: string, legendOutside = false): Record<string, unknown> {
+  const layout = baseLayout(title, { xTitle, yTitle: "normalised MSE", showLegend: true, ...(legendOutside ? { width: 1050 } : {}) });
   return {
     ...layout,
     xaxis: axisWith(layout, "xaxis", { type: "log" }),
     yaxis: axisWith(layout, "yaxis", { type: "log" }),
-    legend: { x: 0.99, xanchor: "right", y: 0.99 },
+    legend: legendOutside ? { x: 1.02, xanchor: "left", y: 1, yanchor: "top" } : { x: 0.01, xanchor: "left", y: 0.01, yanchor: "bottom" },
   };
 }
 
@@ -214,7 +217,10 @@ export function nmseVsFlopsFigure(curves: FlopsCurve[], laws: FlopsLaw[], opts: 
       hoverinfo: "skip",
     });
   }
-  return { data, layout: logLogNmseLayout(opts.title ?? "NMSE against training compute", "FLOPs (examples · 2·d·(n + k))") };
+  return {
+    data,
+    layout: logLogNmseLayout(opts.title ?? "NMSE against training compute", "FLOPs (examples · 2·d·(n + k))", true),
+  };
 }
 
 /**
