@@ -112,20 +112,27 @@ const SLOT_BYTES = 512;
 const STATE_IDLE = 0;
 const STATE_EXIT = -1;
 const STATE_FAILED = -2;
+/** Bytes per worker for its last error message. */
+const ERROR_BYTES = 1024;
 /** How long the calling thread waits for a worker before declaring it stuck. */
 const WORKER_TIMEOUT_MS = 120_000;
 
 /** The worker's loop (plain JS, evaluated in each worker thread). */
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
-const { module, memory, control, slot, names } = workerData;
+const { module, memory, control, errors, slot, names } = workerData;
 const kernels = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
 const state = new Int32Array(control, slot * ${SLOT_BYTES}, 1);
 const f64 = new Float64Array(control, slot * ${SLOT_BYTES} + 8, ${MAX_ARGS + 2});
+const errorBytes = new Uint8Array(errors, slot * ${ERROR_BYTES}, ${ERROR_BYTES});
 for (;;) {
-  Atomics.wait(state, 0, ${STATE_IDLE});
   const cmd = Atomics.load(state, 0);
   if (cmd === ${STATE_EXIT}) break;
+  // Only a positive value is a command; idle and failed wait for the main thread to change the state.
+  if (cmd <= 0) {
+    Atomics.wait(state, 0, cmd);
+    continue;
+  }
   let next = ${STATE_IDLE};
   try {
     const args = Array.from(f64.subarray(2, 2 + f64[1]));
@@ -133,6 +140,9 @@ for (;;) {
     f64[0] = typeof r === "number" ? r : 0;
   } catch (err) {
     next = ${STATE_FAILED};
+    const text = new TextEncoder().encode(String(err && err.stack ? err.stack : err)).subarray(0, ${ERROR_BYTES - 1});
+    errorBytes.fill(0);
+    errorBytes.set(text);
   }
   Atomics.store(state, 0, next);
   Atomics.notify(state, 0);
@@ -143,6 +153,8 @@ for (;;) {
 class KernelPool {
   private readonly workers: Worker[] = [];
   private readonly control: SharedArrayBuffer;
+  /** Per worker, the UTF-8 text of its last error (NUL-padded). */
+  private readonly errors: SharedArrayBuffer;
 
   constructor(
     private readonly kernels: Record<KernelName, (...args: number[]) => number | undefined>,
@@ -151,8 +163,12 @@ class KernelPool {
     readonly threads: number,
   ) {
     this.control = new SharedArrayBuffer(SLOT_BYTES * threads);
+    this.errors = new SharedArrayBuffer(ERROR_BYTES * threads);
     for (let slot = 1; slot < threads; slot++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control: this.control, slot, names: KERNEL_NAMES } });
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { module, memory, control: this.control, errors: this.errors, slot, names: KERNEL_NAMES },
+      });
       worker.unref();
       this.workers.push(worker);
     }
@@ -194,8 +210,11 @@ class KernelPool {
         const now = Atomics.load(state, 0);
         if (now === STATE_IDLE) break;
         if (now === STATE_FAILED) {
+          const bytes = new Uint8Array(this.errors, t * ERROR_BYTES, ERROR_BYTES);
+          const end = bytes.indexOf(0);
+          const why = new TextDecoder().decode(bytes.slice(0, end < 0 ? ERROR_BYTES : end));
+          failed = `the ${name} kernel failed in worker thread ${t}: ${why}`;
           Atomics.store(state, 0, STATE_IDLE);
-          failed = `the ${name} kernel failed in worker thread ${t}`;
           break;
         }
         if (Atomics.wait(state, 0, now, WORKER_TIMEOUT_MS) === "timed-out") {
