@@ -6,8 +6,7 @@ import { z } from "zod";
 import { CorpusConfig } from "../corpus/config.js";
 import type { Profile } from "../runtime/profile.js";
 import { OpenAIEmbedOptions } from "./openai.js";
-import { StoreDtype } from "./manifest.js";
-import { DEFAULT_SHARD_SIZE } from "./store.js";
+import { EmbedStoreOptions } from "./store.js";
 import { TransformersEmbedOptions } from "./transformers.js";
 import { UseLiteEmbedOptions } from "./use-lite.js";
 
@@ -40,13 +39,7 @@ export const EmbedStageConfig = z.strictObject({
   provider: EmbedProvider.prefault({ kind: "use-lite" }).describe(
     "use-lite (offline default, 512-d), openai (the paper's text-embedding-3-small), transformers (any local ONNX model) or npy (adopt precomputed vectors)",
   ),
-  dtype: StoreDtype.default("float32").describe("store precision; float16 halves the disk and read cost"),
-  shardSize: z
-    .number()
-    .int()
-    .positive()
-    .default(DEFAULT_SHARD_SIZE)
-    .describe("rows per shard: bounds what a crash can lose and what a reader touches"),
+  ...EmbedStoreOptions.shape,
 });
 /** Parsed embedding-stage config. */
 export type EmbedStageConfig = z.infer<typeof EmbedStageConfig>;

@@ -536,13 +536,7 @@ export const EmbedRunConfig = z.strictObject({
     .string()
     .min(1)
     .describe("Which documents, in which order (e.g. corpus file + filter + sample size/seed); any change gives a new run"),
-  dtype: StoreDtype.default("float32"),
-  shardSize: z
-    .number()
-    .int()
-    .positive()
-    .default(DEFAULT_SHARD_SIZE)
-    .describe("Rows per shard: 4096 keeps a shard at 24 MiB for D = 1536 and bounds the work a crash can lose"),
+  ...EmbedStoreOptions.shape,
 });
 /** Config of an embedding run. */
 export type EmbedRunConfig = z.infer<typeof EmbedRunConfig>;

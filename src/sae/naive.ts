@@ -15,9 +15,8 @@ import { SaerchError } from "../core/errors.js";
 import { rowTopK } from "../core/topk.js";
 import { normalizeRowsInPlace } from "../core/vector.js";
 import type { ResolvedSaeConfig } from "./config.js";
-import { checkSaeParams } from "./model.js";
 import { cloneAdamState, cloneParams, DeadLatentTracker, type SaeParams } from "./params.js";
-import type { StepStats, TrainState, TrainStep } from "./train-step.js";
+import { checkParamsForConfig, checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
 
 /** PyTorch clip_grad_norm_'s guard: coef = gradClip / (norm + 1e-6). */
 const CLIP_NORM_EPS = 1e-6;
@@ -72,41 +71,16 @@ interface Forward extends NaiveLoss {
   aux: { indicesBK: Int32Array; zBK: Float64Array; gradEHatBD: Float64Array } | undefined;
 }
 
-/** Throw unless the parameters are well-formed and sized (d, n) as the config says. */
-function checkParamsMatchConfig(config: ResolvedSaeConfig, params: SaeParams): void {
-  checkSaeParams(params, "naive SAE step");
-  if (params.d !== config.d || params.n !== config.n) {
-    throw new SaerchError(
-      `naive SAE step: params are (d = ${params.d}, n = ${params.n}) but the config says ` +
-        `(d = ${config.d}, n = ${config.n})`,
-      "load parameters and config from the same run",
-    );
-  }
-}
+/** Engine name in error messages. */
+const WHO = "naive SAE step";
 
 /** Validate the shapes of one batch against the config and parameters; returns B. */
 function checkBatch(config: ResolvedSaeConfig, params: SaeParams, deadMaskF: Uint8Array, xBD: Float32Array): number {
-  checkParamsMatchConfig(config, params);
-  const { d, n } = config;
-  if (deadMaskF.length !== n) {
-    throw new SaerchError(`naive SAE step: dead mask has ${deadMaskF.length} entries, expected n = ${n}`);
+  checkParamsForConfig(config, params, WHO);
+  if (deadMaskF.length !== config.n) {
+    throw new SaerchError(`${WHO}: dead mask has ${deadMaskF.length} entries, expected n = ${config.n}`);
   }
-  if (xBD.length % d !== 0) {
-    throw new SaerchError(`naive SAE step: batch has ${xBD.length} values, not a whole number of rows of D = ${d}`);
-  }
-  const b = xBD.length / d;
-  if (b < 2) {
-    throw new SaerchError(
-      `naive SAE step: batch has ${b} row(s); NMSE divides by the batch variance, which needs at least 2 rows`,
-      "drop (or merge) a last batch shorter than 2 rows",
-    );
-  }
-  for (let p = 0; p < xBD.length; p++) {
-    if (!Number.isFinite(xBD[p]!)) {
-      throw new SaerchError(`naive SAE step: input row ${Math.floor(p / d)} has a non-finite value (${xBD[p]})`);
-    }
-  }
-  return b;
+  return checkTrainBatch(xBD, config.d, WHO);
 }
 
 /** Steps 2–4 for one set of parameters: xc, h, the top-k selection, z and x̂. */
@@ -434,7 +408,7 @@ export function naiveStepInPlace(
   state: TrainState,
   xBD: Float32Array,
 ): { stats: StepStats; grads: SaeGradients } {
-  checkTrainState(config, state);
+  checkTrainState(config, state, WHO);
   const { d, n, gradClip } = config;
   const { params, adam } = state;
 
@@ -463,27 +437,6 @@ export function naiveStepInPlace(
   return { stats, grads };
 }
 
-/** Throw unless every buffer of `state` has the shape the config implies. */
-function checkTrainState(config: ResolvedSaeConfig, state: TrainState): void {
-  const { d, n } = config;
-  checkParamsMatchConfig(config, state.params);
-  const sizes = { wEncFD: n * d, bLatF: n, wDecFD: n * d, bPreD: d };
-  for (const moment of ["m", "v"] as const) {
-    for (const [name, len] of Object.entries(sizes)) {
-      const buf = state.adam[moment][name as keyof typeof sizes];
-      if (buf.length !== len) {
-        throw new SaerchError(`naive SAE step: adam.${moment}.${name} has ${buf.length} values, expected ${len}`);
-      }
-    }
-  }
-  if (!Number.isInteger(state.adam.t) || state.adam.t < 0) {
-    throw new SaerchError(`naive SAE step: adam.t must be a non-negative integer, got ${state.adam.t}`);
-  }
-  if (state.sinceFiredF.length !== n) {
-    throw new SaerchError(`naive SAE step: sinceFiredF has ${state.sinceFiredF.length} entries, expected n = ${n}`);
-  }
-}
-
 /** A deep copy of a training state. */
 function cloneTrainState(s: TrainState): TrainState {
   return { params: cloneParams(s.params), adam: cloneAdamState(s.adam), sinceFiredF: s.sinceFiredF.slice() };
@@ -502,7 +455,7 @@ export class NaiveTrainStep implements TrainStep {
     private readonly config: ResolvedSaeConfig,
     initialState: TrainState,
   ) {
-    checkTrainState(config, initialState);
+    checkTrainState(config, initialState, WHO);
     this.current = cloneTrainState(initialState);
   }
 

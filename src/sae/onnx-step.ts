@@ -21,10 +21,9 @@ import { SaerchError } from "../core/errors.js";
 import type { ResolvedSaeConfig } from "./config.js";
 import { adamRowsInPlace, sumSquares, type AdamScalars } from "./cpu-kernels.js";
 import { CpuKernels } from "./cpu-step.js";
-import { checkSaeParams } from "./model.js";
 import { buildSelectGraph, buildStepGraph, momentName, nextName, PARAM_NAMES, type ParamName } from "./onnx-graph.js";
 import { cloneAdamState, cloneParams, DeadLatentTracker, type AdamState, type SaeParams } from "./params.js";
-import type { StepStats, TrainState, TrainStep } from "./train-step.js";
+import { checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
 
 /** PyTorch clip_grad_norm_'s guard: coef = gradClip / (norm + 1e-6). */
 const CLIP_NORM_EPS = 1e-6;
@@ -49,16 +48,10 @@ export interface OnnxStepOptions {
   profilePrefix?: string;
 }
 
-/** mean_{b,i}((x̄_i − x[b, i])²) in float64; throws on a non-finite value. */
+/** mean_{b,i}((x̄_i − x[b, i])²) in float64 (inputs already checked finite). */
 function batchVariance(xBD: Float32Array, b: number, d: number): number {
   const meanD = new Float64Array(d);
-  for (let r = 0; r < b; r++) {
-    for (let i = 0; i < d; i++) {
-      const v = xBD[r * d + i]!;
-      if (!Number.isFinite(v)) throw new SaerchError(`onnx SAE step: input row ${r} has a non-finite value (${v})`);
-      meanD[i]! += v;
-    }
-  }
+  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) meanD[i]! += xBD[r * d + i]!;
   for (let i = 0; i < d; i++) meanD[i]! /= b;
   let acc = 0;
   for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) acc += (meanD[i]! - xBD[r * d + i]!) ** 2;
@@ -137,7 +130,7 @@ export class OnnxTrainStep implements TrainStep {
    * @param init parameters, Adam state and dead counters, copied in (never aliased)
    */
   static async create(config: ResolvedSaeConfig, init: TrainState, opts: OnnxStepOptions = {}): Promise<OnnxTrainStep> {
-    checkInit(config, init);
+    checkTrainState(config, init, "onnx SAE step");
     const { d, n, k } = config;
     const provider = opts.provider ?? "cpu";
     let update = opts.update ?? (provider === "cuda" ? "graph" : "wasm");
@@ -190,16 +183,7 @@ export class OnnxTrainStep implements TrainStep {
   /** Validate the batch and work out what the step needs from JS (step 1 and the NMSE denominator). */
   private plan(xBD: Float32Array): StepPlan {
     const { d, n, kAux } = this.config;
-    if (xBD.length % d !== 0) {
-      throw new SaerchError(`onnx SAE step: batch has ${xBD.length} values, not a whole number of rows of D = ${d}`);
-    }
-    const b = xBD.length / d;
-    if (b < 2) {
-      throw new SaerchError(
-        `onnx SAE step: batch has ${b} row(s); NMSE divides by the batch variance, which needs at least 2 rows`,
-        "drop (or merge) a last batch shorter than 2 rows",
-      );
-    }
+    const b = checkTrainBatch(xBD, d, "onnx SAE step");
     const denom = batchVariance(xBD, b, d);
     if (!(denom > 0)) {
       throw new SaerchError(
@@ -376,27 +360,3 @@ function paramKey(name: ParamName): "wEncFD" | "bLatF" | "wDecFD" | "bPreD" {
   return ({ wEnc: "wEncFD", bLat: "bLatF", wDec: "wDecFD", bPre: "bPreD" } as const)[name];
 }
 
-/** Throw unless the initial state has the shapes the config implies. */
-function checkInit(config: ResolvedSaeConfig, init: TrainState): void {
-  const { d, n } = config;
-  checkSaeParams(init.params, "onnx SAE step");
-  if (init.params.d !== d || init.params.n !== n) {
-    throw new SaerchError(
-      `onnx SAE step: params are (d = ${init.params.d}, n = ${init.params.n}) but the config says (d = ${d}, n = ${n})`,
-      "load parameters and config from the same run",
-    );
-  }
-  const sizes = { wEncFD: n * d, bLatF: n, wDecFD: n * d, bPreD: d };
-  for (const moment of ["m", "v"] as const) {
-    for (const [key, len] of Object.entries(sizes)) {
-      const buf = init.adam[moment][key as keyof typeof sizes];
-      if (buf.length !== len) throw new SaerchError(`onnx SAE step: adam.${moment}.${key} has ${buf.length} values, expected ${len}`);
-    }
-  }
-  if (!Number.isInteger(init.adam.t) || init.adam.t < 0) {
-    throw new SaerchError(`onnx SAE step: adam.t must be a non-negative integer, got ${init.adam.t}`);
-  }
-  if (init.sinceFiredF.length !== n) {
-    throw new SaerchError(`onnx SAE step: sinceFiredF has ${init.sinceFiredF.length} entries, expected n = ${n}`);
-  }
-}

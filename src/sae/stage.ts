@@ -38,8 +38,14 @@ export interface SaeDomainResult {
   resumed: boolean;
 }
 
-/** Store rows of one domain: documents labelled `domain`, plus cross-listed ones. */
+/**
+ * Store rows of one domain: documents labelled `domain`, plus cross-listed ones.
+ * @throws SaerchError naming the labels there are when no row is labelled `domain`
+ */
 export function domainRows(labels: readonly string[], domain: string): Int32Array {
+  if (!labels.includes(domain)) {
+    throw new SaerchError(`no rows of domain "${domain}"`, `use one of: ${[...new Set(labels)].join(", ")}`);
+  }
   const rows: number[] = [];
   labels.forEach((l, i) => {
     if (l === domain || l === OVERLAP_LABEL) rows.push(i);
@@ -60,9 +66,6 @@ export async function runSaeStage(store: EmbeddingStore, domains: string[], sae:
   const labels = JSON.parse(readFileSync(labelsPath, "utf8")) as string[];
   const results: SaeDomainResult[] = [];
   for (const domain of domains) {
-    if (!labels.includes(domain)) {
-      throw new SaerchError(`no rows of domain "${domain}" in ${store.dir}`, `use one of: ${[...new Set(labels)].join(", ")}`);
-    }
     const rows = domainRows(labels, domain);
     const config: SaeConfigInput = { ...sae, d: store.dim };
     const run = artefactRun(

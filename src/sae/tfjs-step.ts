@@ -18,10 +18,9 @@
 import type * as Tf from "@tensorflow/tfjs";
 import { SaerchError } from "../core/errors.js";
 import type { ResolvedSaeConfig } from "./config.js";
-import { checkSaeParams } from "./model.js";
 import { DeadLatentTracker, type AdamState, type SaeParams } from "./params.js";
 import { loadTfjs, selectTfjsBackend, type TfjsBackendChoice, type TfjsRuntime, type TfModule } from "./tfjs-backend.js";
-import type { StepStats, TrainState, TrainStep } from "./train-step.js";
+import { checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
 
 /** PyTorch clip_grad_norm_'s guard: coef = gradClip / (norm + 1e-6). */
 const CLIP_NORM_EPS = 1e-6;
@@ -121,33 +120,6 @@ function batchVariance64(xBD: Float32Array, b: number, d: number): number {
   return acc / (b * d);
 }
 
-/** Throw unless `init` has the shapes `config` implies. */
-function checkTrainState(config: ResolvedSaeConfig, init: TrainState): void {
-  const { d, n } = config;
-  checkSaeParams(init.params, "tfjs SAE step");
-  if (init.params.d !== d || init.params.n !== n) {
-    throw new SaerchError(
-      `tfjs SAE step: params are (d = ${init.params.d}, n = ${init.params.n}) but the config says (d = ${d}, n = ${n})`,
-      "load parameters and config from the same run",
-    );
-  }
-  const sizes: Record<ParamName, number> = { wEncFD: n * d, bLatF: n, wDecFD: n * d, bPreD: d };
-  for (const moment of ["m", "v"] as const) {
-    for (const name of PARAM_NAMES) {
-      const len = init.adam[moment][name].length;
-      if (len !== sizes[name]) {
-        throw new SaerchError(`tfjs SAE step: adam.${moment}.${name} has ${len} values, expected ${sizes[name]}`);
-      }
-    }
-  }
-  if (!Number.isInteger(init.adam.t) || init.adam.t < 0) {
-    throw new SaerchError(`tfjs SAE step: adam.t must be a non-negative integer, got ${init.adam.t}`);
-  }
-  if (init.sinceFiredF.length !== n) {
-    throw new SaerchError(`tfjs SAE step: sinceFiredF has ${init.sinceFiredF.length} entries, expected n = ${n}`);
-  }
-}
-
 /**
  * THE STEP SPEC on TensorFlow.js with autograd. Parameters and Adam moments live in tfjs variables between
  * steps; every intermediate is freed inside the step (tensor count constant across steps).
@@ -177,7 +149,7 @@ export class TfjsTrainStep implements TrainStep {
    * @throws SaerchError when `init` does not match the config, or the requested backend cannot load
    */
   static async create(config: ResolvedSaeConfig, init: TrainState, opts: TfjsStepOptions = {}): Promise<TfjsTrainStep> {
-    checkTrainState(config, init);
+    checkTrainState(config, init, "tfjs SAE step");
     const rt = await loadTfjs(opts.backend ?? "auto");
     const { tf } = rt;
     const { d, n } = config;
@@ -195,7 +167,7 @@ export class TfjsTrainStep implements TrainStep {
   async step(xBD: Float32Array): Promise<StepStats> {
     if (this.closed) throw new SaerchError("tfjs SAE step: step() after close()");
     const { d, n, kAux } = this.config;
-    const b = this.checkBatch(xBD);
+    const b = checkTrainBatch(xBD, this.config.d, "tfjs SAE step");
     const denom = batchVariance64(xBD, b, d);
     if (!(denom > 0)) {
       throw new SaerchError(
@@ -303,27 +275,6 @@ export class TfjsTrainStep implements TrainStep {
       const p = this.params[name];
       p.assign(tf.sub(p, tf.div(tf.mul(stepSize, m), tf.add(tf.div(tf.sqrt(v), sqrtBc2), eps))));
     }
-  }
-
-  /** Validate one batch; returns B. */
-  private checkBatch(xBD: Float32Array): number {
-    const { d } = this.config;
-    if (xBD.length % d !== 0) {
-      throw new SaerchError(`tfjs SAE step: batch has ${xBD.length} values, not a whole number of rows of D = ${d}`);
-    }
-    const b = xBD.length / d;
-    if (b < 2) {
-      throw new SaerchError(
-        `tfjs SAE step: batch has ${b} row(s); NMSE divides by the batch variance, which needs at least 2 rows`,
-        "drop (or merge) a last batch shorter than 2 rows",
-      );
-    }
-    for (let p = 0; p < xBD.length; p++) {
-      if (!Number.isFinite(xBD[p]!)) {
-        throw new SaerchError(`tfjs SAE step: input row ${Math.floor(p / d)} has a non-finite value (${xBD[p]})`);
-      }
-    }
-    return b;
   }
 
   /** Copies of the current parameters, Adam state and dead counters. */

@@ -3,6 +3,9 @@
  * gradient projection, global clipping, Adam and decoder renormalisation (METHOD.md §2). The exact
  * semantics every engine must match are those of `naive.ts`, the plain-JS reference.
  */
+import { SaerchError } from "../core/errors.js";
+import type { ResolvedSaeConfig } from "./config.js";
+import { checkSaeParams } from "./model.js";
 import type { AdamState, SaeParams } from "./params.js";
 
 /** What one step measured (all on the batch it trained on, before the update). */
@@ -40,4 +43,59 @@ export interface TrainStep {
   state(): Promise<TrainState>;
   /** Release sessions and memory. */
   close(): Promise<void>;
+}
+
+/**
+ * Throw unless `params` are well-formed and sized (d, n) as `config` says.
+ * @param who the engine, named in messages (e.g. "onnx SAE step")
+ */
+export function checkParamsForConfig(config: ResolvedSaeConfig, params: SaeParams, who: string): void {
+  checkSaeParams(params, who);
+  if (params.d !== config.d || params.n !== config.n) {
+    throw new SaerchError(
+      `${who}: params are (d = ${params.d}, n = ${params.n}) but the config says (d = ${config.d}, n = ${config.n})`,
+      "load parameters and config from the same run",
+    );
+  }
+}
+
+/** Throw unless every buffer of a training state has the shape `config` implies. */
+export function checkTrainState(config: ResolvedSaeConfig, state: TrainState, who: string): void {
+  const { d, n } = config;
+  checkParamsForConfig(config, state.params, who);
+  const sizes = { wEncFD: n * d, bLatF: n, wDecFD: n * d, bPreD: d };
+  for (const moment of ["m", "v"] as const) {
+    for (const [name, len] of Object.entries(sizes)) {
+      const buf = state.adam[moment][name as keyof typeof sizes];
+      if (buf.length !== len) throw new SaerchError(`${who}: adam.${moment}.${name} has ${buf.length} values, expected ${len}`);
+    }
+  }
+  if (!Number.isInteger(state.adam.t) || state.adam.t < 0) {
+    throw new SaerchError(`${who}: adam.t must be a non-negative integer, got ${state.adam.t}`);
+  }
+  if (state.sinceFiredF.length !== n) {
+    throw new SaerchError(`${who}: sinceFiredF has ${state.sinceFiredF.length} entries, expected n = ${n}`);
+  }
+}
+
+/**
+ * Validate a training batch `[B, D]`: whole rows, at least 2 of them (NMSE divides by the batch variance),
+ * all values finite.
+ * @returns B
+ */
+export function checkTrainBatch(xBD: Float32Array, d: number, who: string): number {
+  if (xBD.length % d !== 0) {
+    throw new SaerchError(`${who}: batch has ${xBD.length} values, not a whole number of rows of D = ${d}`);
+  }
+  const b = xBD.length / d;
+  if (b < 2) {
+    throw new SaerchError(
+      `${who}: batch has ${b} row(s); NMSE divides by the batch variance, which needs at least 2 rows`,
+      "drop (or merge) a last batch shorter than 2 rows",
+    );
+  }
+  for (let p = 0; p < xBD.length; p++) {
+    if (!Number.isFinite(xBD[p]!)) throw new SaerchError(`${who}: input row ${Math.floor(p / d)} has a non-finite value (${xBD[p]})`);
+  }
+  return b;
 }
