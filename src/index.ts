@@ -29,6 +29,34 @@ export * from "./embed/store.js";
 export * from "./embed/store-reader.js";
 export * from "./embed/transformers.js";
 export * from "./embed/use-lite.js";
+export * from "./interpret/baseline.js";
+export * from "./interpret/clean.js";
+export * from "./interpret/config.js";
+export {
+  BudgetExceededError,
+  BudgetedLlmClient,
+  CostMeter,
+  costUsd,
+  estimateLabellingCost,
+  estimatePromptTokens,
+  estimateTokens as estimateChatTokens,
+  worstCaseUsd,
+  type CostSummary,
+  type RoleCost,
+  type RoleEstimate,
+} from "./interpret/cost.js";
+export * from "./interpret/examples.js";
+export * from "./interpret/labeller.js";
+export * from "./interpret/llm-client.js";
+export * from "./interpret/llm-scorer.js";
+export * from "./interpret/paper.js";
+export * from "./interpret/prompts.js";
+export * from "./interpret/report.js";
+export * from "./interpret/request-cache.js";
+export * from "./interpret/scores.js";
+export * from "./interpret/stage.js";
+export * from "./interpret/terms.js";
+export * from "./interpret/types.js";
 export * from "./io/artefact.js";
 export * from "./io/atomic.js";
 export * from "./io/jsonl.js";
@@ -36,6 +64,7 @@ export * from "./io/npy.js";
 export * from "./io/paths.js";
 export * from "./io/safetensors.js";
 export * from "./plot/embed-figures.js";
+export * from "./plot/interpret-figures.js";
 export * from "./plot/sae-figures.js";
 export * from "./plot/scaling-figures.js";
 export * from "./plot/figures.js";
@@ -64,6 +93,7 @@ export * from "./scaling/splitting.js";
 export * from "./scaling/sweep.js";
 export * from "./runtime/engines.js";
 export * from "./runtime/environment.js";
+export * from "./runtime/local-openai-server.js";
 export * from "./runtime/notebooks.js";
 export * from "./runtime/onnx-model.js";
 export * from "./runtime/profile.js";

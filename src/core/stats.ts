@@ -97,6 +97,12 @@ export function quantile(x: ArrayLike<number>, q: number): number {
   return vLo + frac * (vHi - vLo);
 }
 
+/** True when every value equals the first (exactly: the mean of equal floats can differ from them by rounding). */
+function isConstant(x: ArrayLike<number>): boolean {
+  for (let i = 1; i < x.length; i++) if (x[i] !== x[0]) return false;
+  return true;
+}
+
 /**
  * Pearson correlation of two `[N]` series. Returns `undefined` when it is not defined: N < 2 or either
  * side constant (zero variance). Callers must report that as undefined, not as 0. NaN inputs give NaN.
@@ -106,7 +112,7 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number | un
     throw new SaerchError(`pearson: series differ in length (${x.length} vs ${y.length})`);
   }
   const n = x.length;
-  if (n < 2) return undefined;
+  if (n < 2 || isConstant(x) || isConstant(y)) return undefined;
   const mx = mean(x);
   const my = mean(y);
   let sxy = 0;

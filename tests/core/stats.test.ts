@@ -97,6 +97,8 @@ describe("pearson", () => {
     expect(pearson([1, 1, 1], [1, 2, 3])).toBeUndefined();
     expect(pearson([1, 2, 3], [5, 5, 5])).toBeUndefined();
     expect(pearson([1], [2])).toBeUndefined();
+    // Six 0.7s average to 0.7000000000000001, so the deviations are not exactly 0: still constant.
+    expect(pearson([0.7, 0.7, 0.7, 0.7, 0.7, 0.7], [1, 1, 1, 0, 0, 0])).toBeUndefined();
     expect(() => pearson([1, 2], [1])).toThrow(SaerchError);
   });
 });

@@ -1,0 +1,131 @@
+/**
+ * The interpretation stage's config (METHOD.md §4): which LLMs (or the offline baseline), how examples are
+ * chosen, what a request may cost, and which labels count as clean. Defaults follow the paper.
+ */
+import { z } from "zod";
+import type { Profile } from "../runtime/profile.js";
+
+/** OpenAI's public endpoint: the only base URL that needs an API key. */
+export const OPENAI_CHAT_BASE_URL = "https://api.openai.com/v1";
+
+/** Price of one model, US dollars per million tokens. */
+export const ModelPrice = z.strictObject({
+  inputPerMTok: z.number().min(0).describe("USD per 1M prompt tokens"),
+  outputPerMTok: z.number().min(0).describe("USD per 1M completion tokens"),
+});
+/** Parsed model price. */
+export type ModelPrice = z.infer<typeof ModelPrice>;
+
+/** HTTP client settings for any OpenAI-compatible chat-completions server. */
+export const LlmConfig = z.strictObject({
+  baseURL: z.url().default(OPENAI_CHAT_BASE_URL).describe("API root; point it at any OpenAI-compatible server (a local one needs no key)"),
+  apiKeyEnv: z.string().min(1).default("OPENAI_API_KEY").describe("environment variable holding the key; keys never live in config files"),
+  interpreterModel: z.string().min(1).default("gpt-4o").describe("Interpreter model: the paper used GPT-4o"),
+  predictorModel: z.string().min(1).default("gpt-4o-mini").describe("Predictor model: the paper used GPT-4o-mini"),
+  temperature: z.number().min(0).max(2).default(0).describe("sampling temperature: 0 as in the paper, so replies are as repeatable as the server allows"),
+  interpreterMaxTokens: z.number().int().min(16).default(800).describe("completion cap for the interpreter: room for its reasoning and the label"),
+  predictorMaxTokens: z.number().int().min(4).default(200).describe("completion cap for the predictor: a short justification and the confidence"),
+  timeoutMs: z.number().int().min(1).default(60_000).describe("per-attempt timeout; a hung request is abandoned and retried"),
+  maxRetries: z.number().int().min(0).default(6).describe("retries after the first attempt on 429, 5xx, timeouts, malformed or empty replies"),
+  baseDelayMs: z.number().int().min(0).default(1000).describe("first backoff delay; doubles per retry, with jitter"),
+  maxDelayMs: z.number().int().min(0).default(60_000).describe("cap on one computed backoff delay (a server's Retry-After up to 60 s is honoured as given)"),
+  concurrency: z.number().int().min(1).default(8).describe("requests in flight at once: high enough to hide latency, low enough for typical rate limits"),
+});
+/** Parsed LLM client settings. */
+export type LlmConfig = z.infer<typeof LlmConfig>;
+
+/** How the examples of each feature are chosen (METHOD.md §4). */
+export const ExamplesConfig = z.strictObject({
+  top: z.number().int().min(1).default(5).describe("top-activating documents shown to the interpreter (paper: 5)"),
+  zero: z.number().int().min(0).default(5).describe("zero-activating documents shown to the interpreter (paper: 5)"),
+  heldTop: z.number().int().min(1).default(3).describe("further top-activating documents held out for the predictor (paper: 3)"),
+  heldZero: z.number().int().min(1).default(3).describe("further zero-activating documents held out for the predictor (paper: 3)"),
+  minChars: z.number().int().min(0).default(100).describe("examples must be longer than this many characters (paper: 100)"),
+  negatives: z
+    .enum(["random", "hard"])
+    .default("random")
+    .describe("zero-activating documents: a seeded random sample (the paper's code), or hard negatives most similar to the mean of the top ones (an older version)"),
+  seed: z.number().int().default(0).describe("seeds the random zero-activating samples (each feature draws from its own stream)"),
+});
+/** Parsed example-selection settings. */
+export type ExamplesConfig = z.infer<typeof ExamplesConfig>;
+
+/** Which labels count as clean (METHOD.md §4) — the input to feature families. */
+export const CleanConfig = z.strictObject({
+  minF1: z.number().min(0).max(1).default(0.8).describe("F1 at least this (paper: 0.8)"),
+  minPearson: z.number().min(-1).max(1).default(0.8).describe("Pearson at least this (paper: 0.8); an undefined Pearson fails"),
+  maxDensity: z.number().min(0).max(1).default(0.2).describe("density below this (paper: 0.2): denser features are too broad to name"),
+  boilerplateSuffixes: z
+    .array(z.string())
+    .default([" in astronomy", " in astrophysics", " in machine learning", " in computer science", " research", " studies"])
+    .describe("suffixes stripped from labels, case-insensitively (the paper strips e.g. 'in astronomy')"),
+  vagueLabels: z
+    .array(z.string())
+    .default(["miscellaneous", "various topics", "general research", "scientific research", "unknown", "none", "unclear", "no clear pattern"])
+    .describe("labels (after cleanup, case-insensitive) dropped as too vague to mean anything"),
+});
+/** Parsed clean-feature filter. */
+export type CleanConfig = z.infer<typeof CleanConfig>;
+
+/** The offline baseline: distinctive terms as the label, embedding similarity as the prediction. */
+export const BaselineConfig = z.strictObject({
+  terms: z.number().int().min(1).default(3).describe("distinctive terms joined into the label"),
+  minTopDocs: z.number().int().min(1).default(2).describe("a term must occur in at least this many shown top documents"),
+  bigrams: z.boolean().default(true).describe("also consider two-word terms (e.g. 'dark matter')"),
+});
+/** Parsed baseline settings. */
+export type BaselineConfig = z.infer<typeof BaselineConfig>;
+
+/** The dry run's assumptions: what cannot be known before the replies exist. */
+export const DryRunConfig = z.strictObject({
+  sampleFeatures: z.number().int().min(1).default(50).describe("features whose real prompts are built to measure the mean prompt size"),
+  interpreterCompletionTokens: z
+    .number()
+    .int()
+    .min(1)
+    .default(400)
+    .describe("assumed mean interpreter reply length (its candidate list, strikes and label)"),
+  predictorCompletionTokens: z.number().int().min(1).default(60).describe("assumed mean predictor reply length (a sentence and the confidence)"),
+  labelWords: z.number().int().min(1).default(5).describe("assumed label length in words, for the predictor prompt size"),
+});
+/** Parsed dry-run assumptions. */
+export type DryRunConfig = z.infer<typeof DryRunConfig>;
+
+/** Default prices (USD per 1M tokens, OpenAI list prices for the paper's models). */
+export const DEFAULT_PRICES: Record<string, ModelPrice> = {
+  "gpt-4o": { inputPerMTok: 2.5, outputPerMTok: 10 },
+  "gpt-4o-mini": { inputPerMTok: 0.15, outputPerMTok: 0.6 },
+};
+
+/** The stage config. */
+export const InterpretConfig = z.strictObject({
+  scorer: z
+    .enum(["auto", "llm", "baseline"])
+    .default("auto")
+    .describe("auto: the LLMs when a key is set (or the base URL is not OpenAI's), else the offline baseline"),
+  llm: LlmConfig.prefault({}).describe("the OpenAI-compatible server and models"),
+  prices: z.record(z.string(), ModelPrice).default(DEFAULT_PRICES).describe("USD per 1M tokens per model, for cost accounting and the dry run"),
+  budgetUsd: z.number().positive().optional().describe("stop cleanly before a request would take the spend past this (omitted: no cap)"),
+  examples: ExamplesConfig.prefault({}).describe("how each feature's examples are chosen"),
+  clean: CleanConfig.prefault({}).describe("which labels count as clean"),
+  baseline: BaselineConfig.prefault({}).describe("the offline baseline's settings"),
+  dryRun: DryRunConfig.prefault({}).describe("assumptions of the cost estimate printed before any LLM call"),
+  maxFeatures: z.number().int().min(1).optional().describe("label only the first this many features (after `features`); omitted: all"),
+  features: z.array(z.number().int().min(0)).optional().describe("label exactly these features (omitted: 0 … F − 1)"),
+  chunk: z.number().int().min(1).default(64).describe("features labelled per round; records are written after each feature"),
+});
+/** Parsed stage config. */
+export type InterpretConfig = z.infer<typeof InterpretConfig>;
+/** Stage config as written by users (defaults optional). */
+export type InterpretConfigInput = z.input<typeof InterpretConfig>;
+
+/** Size presets: tiny labels 20 features (CI); default and paper label every feature. */
+export function interpretPreset(profile: Profile): InterpretConfigInput {
+  switch (profile) {
+    case "tiny":
+      return { maxFeatures: 20 };
+    case "default":
+    case "paper":
+      return {};
+  }
+}

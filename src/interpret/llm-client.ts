@@ -1,0 +1,398 @@
+/**
+ * The HTTP end of the LLM client seam (METHOD.md §4: the paper's Interpreter, GPT-4o, and Predictor,
+ * GPT-4o-mini, at temperature 0): chat completions through the `openai` package against any
+ * OpenAI-compatible server.
+ *
+ * The SDK's own retries are off (`maxRetries: 0`); `withRetries` from the embeddings provider owns them, so
+ * both remote stages back off the same way: a server's `retry-after-ms` / `Retry-After` is honoured, else
+ * exponential backoff with jitter. Retried: 408, 409, 429, ≥ 500 (the SDK's own policy), connection errors,
+ * timeouts, a 200 whose body is not JSON (the SDK throws a bare `SyntaxError` from `response.json()`), and a
+ * reply with no choices or blank content. Not retried: any other status (400, 401, 403, 404, 422 …), a
+ * refusal, a malformed request: a `LlmRequestError` quoting the server and naming the fix.
+ *
+ * A semaphore bounds requests in flight per client (`concurrency`); callers may fire everything at once and
+ * the rest queue. A request holds its slot through its backoff waits, so a rate-limited server sees fewer
+ * requests, not a burst when the wait ends.
+ */
+import OpenAI from "openai";
+import { z } from "zod";
+import { SaerchError, describeError } from "../core/errors.js";
+import { retryAfterFromHeaders, withRetries } from "../embed/retry.js";
+import { OPENAI_CHAT_BASE_URL, type LlmConfig } from "./config.js";
+import { estimatePromptTokens, estimateTokens } from "./cost.js";
+import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "./types.js";
+
+/** Sent as the key to servers that need none (the SDK insists on some string). */
+const PLACEHOLDER_API_KEY = "no-key";
+/** Longest server text quoted in a message. */
+const MAX_QUOTED_CHARS = 500;
+/** Statuses another attempt may fix: request timeout, lock conflict, rate limit (then ≥ 500). */
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429]);
+const HTTP_SERVER_ERROR = 500;
+const HTTP_UNAUTHORIZED = 401;
+const HTTP_FORBIDDEN = 403;
+const HTTP_NOT_FOUND = 404;
+const CHAT_ROLES: ReadonlySet<string> = new Set(["system", "user", "assistant"]);
+
+/** What went wrong with one chat request. */
+export type LlmFailure = "http" | "timeout" | "network" | "malformed" | "empty" | "refused" | "request";
+
+/** One failed chat-completion attempt (or a request that cannot be sent), with the server's word on it. */
+export class LlmRequestError extends SaerchError {
+  readonly kind: LlmFailure;
+  /** HTTP status, when the server replied with an error status. */
+  readonly status: number | undefined;
+  /** The server's error message (its `error.message`, else the body text), quoted up to 500 chars. */
+  readonly serverMessage: string | undefined;
+  /** True when another attempt may succeed. */
+  readonly retryable: boolean;
+  /** The wait the server asked for (Retry-After), in ms. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    kind: LlmFailure,
+    message: string,
+    extra: { retryable: boolean; status?: number; serverMessage?: string; retryAfterMs?: number; fix?: string },
+  ) {
+    super(message, extra.fix);
+    this.name = "LlmRequestError";
+    this.kind = kind;
+    this.status = extra.status;
+    this.serverMessage = extra.serverMessage;
+    this.retryable = extra.retryable;
+    this.retryAfterMs = extra.retryAfterMs;
+  }
+}
+
+/** The same failure with `context` prefixed to its message (the fix kept once). */
+function withContext(err: LlmRequestError, context: string): LlmRequestError {
+  const message = err.fix === undefined ? err.message : err.message.slice(0, err.message.length - `\n  fix: ${err.fix}`.length);
+  return new LlmRequestError(err.kind, `${context}, ${message}`, {
+    retryable: err.retryable,
+    ...(err.status !== undefined ? { status: err.status } : {}),
+    ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
+    ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+    ...(err.fix !== undefined ? { fix: err.fix } : {}),
+  });
+}
+
+/** A 200 reply with no choices or blank content: retried (the next sample may well have text). */
+class EmptyReplyError extends LlmRequestError {
+  constructor(message: string) {
+    super("empty", message, { retryable: true });
+    this.name = "EmptyReplyError";
+  }
+}
+
+/** What `onRetry` hears before each backoff wait. */
+export interface LlmRetryInfo {
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  /** How long the client waits before the next attempt. */
+  delayMs: number;
+  /** The failed attempt's error (usually a `LlmRequestError`). */
+  error: unknown;
+}
+
+/** Options of `OpenAiLlmClient` beyond the config. */
+export interface OpenAiLlmClientOptions {
+  /** The API key (default `process.env[cfg.apiKeyEnv]`); keys never live in config files. */
+  apiKey?: string;
+  /** Jitter source in [0, 1) (default Math.random; tests pass `() => 0`). */
+  random?: () => number;
+  /** Called before each backoff wait, for logs. */
+  onRetry?: (info: LlmRetryInfo) => void;
+}
+
+/** Shape of a chat-completions reply, as far as this client reads it (unknown fields are ignored). */
+const ChatReply = z.object({
+  model: z.string().optional(),
+  choices: z.array(
+    z.object({
+      message: z
+        .object({ content: z.string().nullish(), refusal: z.string().nullish() })
+        .nullish(),
+    }),
+  ),
+});
+/** Token usage as the API reports it. */
+const ChatUsage = z.object({
+  prompt_tokens: z.number().int().min(0),
+  completion_tokens: z.number().int().min(0),
+});
+
+/** `baseURL` without trailing slashes. */
+function normalizeBaseURL(baseURL: string): string {
+  return baseURL.replace(/\/+$/, "");
+}
+
+function isOpenAiBaseURL(baseURL: string): boolean {
+  return normalizeBaseURL(baseURL) === OPENAI_CHAT_BASE_URL;
+}
+
+/**
+ * True when the LLM path can run: a key is set in `env[cfg.apiKeyEnv]`, or the base URL is not OpenAI's
+ * (a local or self-hosted server needs none). The stage's `scorer: "auto"` picks the LLMs when this holds,
+ * else the offline baseline.
+ */
+export function hasLlmCredentials(cfg: LlmConfig, env: NodeJS.ProcessEnv = process.env): boolean {
+  const key = env[cfg.apiKeyEnv];
+  return (key !== undefined && key !== "") || !isOpenAiBaseURL(cfg.baseURL);
+}
+
+function quote(text: string): string {
+  const t = text.trim();
+  return t.length > MAX_QUOTED_CHARS ? `${t.slice(0, MAX_QUOTED_CHARS)}…` : t;
+}
+
+/** The server's own words from an SDK `APIError`: `error.message` of its body, else the body text. */
+function serverMessageOf(err: InstanceType<typeof OpenAI.APIError>): string {
+  const body: unknown = err.error;
+  if (typeof body === "string" && body !== "") return quote(body);
+  const msg = (body as { message?: unknown } | undefined)?.message;
+  if (typeof msg === "string" && msg !== "") return quote(msg);
+  // The SDK's message is "<status> <body text>" when the body was not JSON.
+  const text = err.status !== undefined ? err.message.replace(new RegExp(`^${err.status}\\s*`), "") : err.message;
+  return quote(text) || "(empty body)";
+}
+
+/** Fix for a non-retryable status. */
+function fixForStatus(status: number, cfg: LlmConfig, model: string): string {
+  if (status === HTTP_UNAUTHORIZED || status === HTTP_FORBIDDEN) {
+    return `check the key in the environment variable ${cfg.apiKeyEnv} (and that it may use ${model}), or set scorer: "baseline" to label offline`;
+  }
+  if (status === HTTP_NOT_FOUND) {
+    return `check baseURL (${cfg.baseURL}) and the model name "${model}": one of them is unknown to the server`;
+  }
+  return `the server rejected the request: check the model name "${model}", maxTokens and the prompt's length`;
+}
+
+/** Throw a non-retryable error when `req` cannot be sent as it is. */
+function checkRequest(req: LlmRequest): void {
+  const bad = (msg: string): never => {
+    throw new LlmRequestError("request", `invalid LLM request (${req.role}, ${req.model}): ${msg}`, {
+      retryable: false,
+      fix: "build requests with the prompt builders in src/interpret/prompts.ts",
+    });
+  };
+  if (typeof req.model !== "string" || req.model === "") bad("model is empty");
+  if (!Array.isArray(req.messages) || req.messages.length === 0) bad("no messages");
+  for (const [i, m] of req.messages.entries()) {
+    if (!CHAT_ROLES.has(m.role) || typeof m.content !== "string") bad(`message ${i} is not {role, content: string}`);
+  }
+  if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) bad(`maxTokens ${req.maxTokens} is not a positive integer`);
+  if (!Number.isFinite(req.temperature) || req.temperature < 0) bad(`temperature ${req.temperature} is not ≥ 0`);
+}
+
+/** FIFO counting semaphore; a waiter whose signal aborts leaves the queue. */
+class Semaphore {
+  private active = 0;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  /** Wait for a slot; the returned function gives it back (idempotent). */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) throw signal.reason;
+    if (this.active < this.limit) {
+      this.active++;
+      return this.releaser();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.waiters.indexOf(wake);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal?.reason);
+      };
+      const wake = (): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.waiters.push(wake);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    return this.releaser();
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      // Hand the slot straight to the next waiter; `active` stays the same.
+      if (next) next();
+      else this.active--;
+    };
+  }
+}
+
+/**
+ * `LlmClient` over the `openai` package for any OpenAI-compatible chat-completions server.
+ *
+ * Sends `{model, messages, temperature, max_tokens}`; `role` is for accounting only and never sent.
+ * Each attempt is bounded by `cfg.timeoutMs` from send to parsed body; retries, backoff and their limits
+ * come from `cfg` (see the module header for what is retried).
+ *
+ * Usage: read from the reply's `usage` (`prompt_tokens`, `completion_tokens`). A server that omits it
+ * (some local servers do) gets an estimate instead: `estimateTokens` (≈ chars / 4) of the message contents
+ * and of the reply — good enough for cost accounting, not for billing.
+ */
+export class OpenAiLlmClient implements LlmClient {
+  /** "openai:<baseURL>". */
+  readonly id: string;
+  private readonly cfg: LlmConfig;
+  private readonly baseURL: string;
+  private readonly sdk: OpenAI;
+  private readonly slots: Semaphore;
+  private readonly random: (() => number) | undefined;
+  private readonly onRetry: ((info: LlmRetryInfo) => void) | undefined;
+  private closed = false;
+
+  /**
+   * @param cfg parsed LLM settings (tests: `LlmConfig.parse({baseURL: server.baseURL, …})`)
+   * @throws SaerchError when the base URL is OpenAI's and no key is given or set in `cfg.apiKeyEnv`
+   */
+  constructor(cfg: LlmConfig, opts: OpenAiLlmClientOptions = {}) {
+    this.cfg = cfg;
+    this.baseURL = normalizeBaseURL(cfg.baseURL);
+    const key = opts.apiKey ?? process.env[cfg.apiKeyEnv] ?? "";
+    if (key === "" && isOpenAiBaseURL(this.baseURL)) {
+      throw new SaerchError(
+        `no OpenAI API key: environment variable ${cfg.apiKeyEnv} is not set (needed for ${OPENAI_CHAT_BASE_URL})`,
+        `export ${cfg.apiKeyEnv}=sk-… in the shell that runs this, point llm.baseURL at a local OpenAI-compatible server, or set scorer: "baseline" to label offline without an LLM`,
+      );
+    }
+    this.id = `openai:${this.baseURL}`;
+    this.sdk = new OpenAI({
+      baseURL: this.baseURL,
+      apiKey: key === "" ? PLACEHOLDER_API_KEY : key,
+      timeout: cfg.timeoutMs,
+      maxRetries: 0,
+    });
+    this.slots = new Semaphore(cfg.concurrency);
+    this.random = opts.random;
+    this.onRetry = opts.onRetry;
+  }
+
+  /**
+   * Answer one request, waiting for a free slot first.
+   * @param signal aborts the wait, the request in flight and further retries (rejects with its reason)
+   * @returns the reply with `cached: false`
+   * @throws LlmRequestError (not retryable: HTTP 4xx, refusal, invalid request); `RetriesExhaustedError`
+   *   from src/embed/retry.ts ("… failed after N attempts: <last error>", with `attempts`, `lastError`)
+   *   when every attempt failed retryably
+   */
+  async complete(req: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
+    if (this.closed) throw new SaerchError(`${this.id}: the LLM client is closed`);
+    checkRequest(req);
+    const label = `chat completion (${req.role}, ${req.model}) at ${this.baseURL}`;
+    const release = await this.slots.acquire(signal);
+    try {
+      return await withRetries((attempt) => this.attempt(req, attempt, signal), {
+        maxRetries: this.cfg.maxRetries,
+        baseDelayMs: this.cfg.baseDelayMs,
+        maxDelayMs: this.cfg.maxDelayMs,
+        isRetryable: (err) => err instanceof LlmRequestError && err.retryable,
+        retryAfterMs: (err) => (err instanceof LlmRequestError ? err.retryAfterMs : undefined),
+        ...(signal ? { signal } : {}),
+        ...(this.random ? { random: this.random } : {}),
+        ...(this.onRetry ? { onRetry: this.onRetry } : {}),
+        label,
+      });
+    } catch (err) {
+      // Not retried (4xx, refusal): say which request; RetriesExhaustedError already does.
+      if (err instanceof LlmRequestError) throw withContext(err, label);
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  /** One attempt: send, wait at most `timeoutMs` for the parsed body, validate. */
+  private async attempt(req: LlmRequest, attempt: number, outer?: AbortSignal): Promise<LlmResponse> {
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(), this.cfg.timeoutMs);
+    let raw: unknown;
+    try {
+      raw = await this.sdk.chat.completions.create(
+        {
+          model: req.model,
+          messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+          temperature: req.temperature,
+          max_tokens: req.maxTokens,
+        },
+        { signal: outer ? AbortSignal.any([outer, timer.signal]) : timer.signal },
+      );
+    } catch (err) {
+      if (outer?.aborted) throw outer.reason;
+      throw this.classify(err, `attempt ${attempt}`, req.model, timer.signal.aborted);
+    } finally {
+      clearTimeout(timeout);
+    }
+    return this.readReply(raw, req, `attempt ${attempt}`);
+  }
+
+  /** Map whatever the SDK threw onto a `LlmRequestError` that says whether to retry. */
+  private classify(err: unknown, where: string, model: string, timedOut: boolean): LlmRequestError {
+    if (timedOut || err instanceof OpenAI.APIConnectionTimeoutError) {
+      return new LlmRequestError("timeout", `${where}: no complete reply within ${this.cfg.timeoutMs} ms`, { retryable: true });
+    }
+    if (err instanceof OpenAI.APIConnectionError) {
+      const cause = err.cause instanceof Error ? ` (${err.cause.message})` : "";
+      return new LlmRequestError("network", `${where}: connection failed: ${err.message}${cause}`, { retryable: true });
+    }
+    if (err instanceof OpenAI.APIError && err.status !== undefined) {
+      const status = err.status;
+      const serverMessage = serverMessageOf(err);
+      const retryable = RETRYABLE_STATUSES.has(status) || status >= HTTP_SERVER_ERROR;
+      const retryAfterMs = err.headers ? retryAfterFromHeaders(err.headers) : undefined;
+      return new LlmRequestError("http", `${where}: HTTP ${status}: "${serverMessage}"`, {
+        retryable,
+        status,
+        serverMessage,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        ...(retryable ? {} : { fix: fixForStatus(status, this.cfg, model) }),
+      });
+    }
+    if (err instanceof SyntaxError) {
+      // A 200 whose body is not JSON: a proxy cut it short or the server broke; the next attempt may be whole.
+      return new LlmRequestError("malformed", `${where}: the reply body is not valid JSON (${err.message})`, { retryable: true });
+    }
+    if (err instanceof LlmRequestError) return err;
+    return new LlmRequestError("network", `${where}: ${describeError(err)}`, { retryable: true });
+  }
+
+  /** Validate a parsed reply and turn it into a `LlmResponse`. */
+  private readReply(raw: unknown, req: LlmRequest, where: string): LlmResponse {
+    const parsed = ChatReply.safeParse(raw);
+    if (!parsed.success) {
+      const shown = typeof raw === "string" ? `"${quote(raw)}"` : quote(JSON.stringify(raw) ?? String(raw));
+      throw new LlmRequestError("malformed", `${where}: the reply is not a chat completion: ${shown}`, { retryable: true });
+    }
+    const message = parsed.data.choices[0]?.message;
+    if (!message) throw new EmptyReplyError(`${where}: the reply has no choices`);
+    const refusal = message.refusal ?? "";
+    const content = message.content ?? "";
+    if (content.trim() === "" && refusal.trim() !== "") {
+      throw new LlmRequestError("refused", `${where}: the model refused: "${quote(refusal)}"`, {
+        retryable: false,
+        fix: "check the prompt; a refusal at temperature 0 repeats, so it is not retried",
+      });
+    }
+    if (content.trim() === "") throw new EmptyReplyError(`${where}: the reply's content is empty`);
+    return { content, usage: usageOf(raw, req.messages, content), model: parsed.data.model ?? req.model, cached: false };
+  }
+
+  /** Stop accepting requests. The SDK holds no sockets of its own (global fetch), so this is all; safe twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** The reply's usage, or an estimate when it has none (see `OpenAiLlmClient`). */
+function usageOf(raw: unknown, messages: readonly ChatMessage[], content: string): LlmUsage {
+  const usage = ChatUsage.safeParse((raw as { usage?: unknown }).usage);
+  if (usage.success) return { promptTokens: usage.data.prompt_tokens, completionTokens: usage.data.completion_tokens };
+  return { promptTokens: estimatePromptTokens(messages), completionTokens: estimateTokens(content) };
+}

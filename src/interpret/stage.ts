@@ -1,0 +1,298 @@
+/**
+ * The interpretation stage (METHOD.md §4): label and score every feature of one or more trained SAEs with
+ * the paper's Interpreter/Predictor LLM pair — through any OpenAI-compatible server, cached, cost-accounted,
+ * budget-capped — or, when no API key is configured, with the offline baseline, so the pipeline runs end to
+ * end without one. Each SAE gets `data/interpret/<runId>/` with `config.json`, `labels.jsonl` and
+ * `summary.json`; the run id follows from the SAE, the scorer and the settings that change the labels.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { z } from "zod";
+import { SaerchError } from "../core/errors.js";
+import type { Embedder } from "../embed/embedder.js";
+import { DOMAINS_FILE } from "../embed/stage.js";
+import type { EmbeddingStore } from "../embed/store-reader.js";
+import { createUseLiteEmbedder } from "../embed/use-lite.js";
+import { artefactRun } from "../io/artefact.js";
+import { dataDir } from "../io/paths.js";
+import { loadCodes, type SparseCodes } from "../sae/encode.js";
+import { domainRows, type SaeDomainResult } from "../sae/stage.js";
+import { SweepConfig, splitRows, type SweepRecord } from "../scaling/sweep.js";
+import { BaselineScorer } from "./baseline.js";
+import { InterpretConfig, type InterpretConfigInput } from "./config.js";
+import { BudgetedLlmClient, CostMeter, estimateLabellingCost, estimateTokens } from "./cost.js";
+import { buildFeatureIndex, selectExamples } from "./examples.js";
+import { type LabelRunResult, labelFeatures, requestedFeatures } from "./labeller.js";
+import { hasLlmCredentials, OpenAiLlmClient } from "./llm-client.js";
+import { LlmScorer } from "./llm-scorer.js";
+import { sizeLadder } from "./report.js";
+import { buildInterpreterMessages, buildPredictorMessages } from "./prompts.js";
+import { CachedLlmClient, RequestCache } from "./request-cache.js";
+import { buildDocFreq } from "./terms.js";
+import type { FeatureScorer, LlmClient, ScorerKind } from "./types.js";
+
+/** The request cache shared by every interpretation run (keyed by request, so sharing is safe). */
+export const LLM_CACHE_FILE = "llm-cache.jsonl";
+
+/** One SAE to interpret: where its weights and codes are, and which store rows the codes cover. */
+export interface InterpretTarget {
+  /** Short name for run ids, tables and figures, e.g. "astro-ph-n4096-k32". */
+  name: string;
+  domain: string;
+  /** Directory holding the SAE's codes.indices.npy / codes.values.npy. */
+  saeDir: string;
+  /** Dictionary size F. */
+  n: number;
+  /** Active latents K. */
+  k: number;
+  /** `[N]` store row of each codes row. */
+  rowsN: Int32Array;
+}
+
+/** The target of a stage-2 SAE (its codes cover the domain's training rows). */
+export function targetFromSae(r: SaeDomainResult): InterpretTarget {
+  return { name: `${r.domain}-n${r.config.n}-k${r.config.k}`, domain: r.domain, saeDir: r.dir, n: r.config.n, k: r.config.k, rowsN: r.rows };
+}
+
+/**
+ * Targets of finished scaling-sweep cells (their codes cover each domain's training split), read from the
+ * sweep's results.json without retraining.
+ * @param sweepInput the sweep config notebook 03 ran (e.g. `sweepPreset(profile)`)
+ * @param pick which cells to keep (default all)
+ * @throws SaerchError when the sweep has not finished
+ */
+export function sweepTargets(
+  store: EmbeddingStore,
+  sweepInput: z.input<typeof SweepConfig>,
+  pick: (r: Pick<SweepRecord, "domain" | "n" | "k">) => boolean = () => true,
+): InterpretTarget[] {
+  const cfg = SweepConfig.parse(sweepInput);
+  const sweep = artefactRun("scaling", { embedderId: store.manifest.embedderId, store: basename(store.dir), sweep: cfg }, "sweep");
+  const resultsPath = join(sweep.dir, "results.json");
+  if (!existsSync(resultsPath)) throw new SaerchError(`${resultsPath} is missing: the sweep has not finished`, "run notebook 03 (the scaling sweep) first");
+  const labels = storeLabels(store);
+  const records = JSON.parse(readFileSync(resultsPath, "utf8")) as SweepRecord[];
+  return records.filter(pick).map((r) => ({
+    name: `${r.domain}-sweep-n${r.n}-k${r.k}`,
+    domain: r.domain,
+    saeDir: r.runDir,
+    n: r.n,
+    k: r.k,
+    rowsN: splitRows(domainRows(labels, r.domain), cfg.heldOutFraction, cfg.splitSeed, r.domain).train,
+  }));
+}
+
+/**
+ * Targets along the sweep's size ladder (smallest n with smallest k, and so on: the analogue of the paper's
+ * SAE16 / SAE32 / SAE64), for every domain of the sweep.
+ */
+export function sweepLadderTargets(store: EmbeddingStore, sweepInput: z.input<typeof SweepConfig>): InterpretTarget[] {
+  const cfg = SweepConfig.parse(sweepInput);
+  const ladder = sizeLadder(cfg.nMultiples.map((m) => Math.round(m * store.dim)), cfg.ks);
+  return sweepTargets(store, sweepInput, (r) => ladder.some((c) => c.n === r.n && c.k === r.k));
+}
+
+/** Domain label of every store row (`domains.json` beside the store). */
+function storeLabels(store: EmbeddingStore): string[] {
+  const path = join(store.dir, DOMAINS_FILE);
+  if (!existsSync(path)) throw new SaerchError(`${path} is missing: the store has no domain labels`, "build the store with runEmbedStage (notebook 01)");
+  return JSON.parse(readFileSync(path, "utf8")) as string[];
+}
+
+/** Arguments of runInterpretStage. */
+export interface InterpretStageArgs {
+  store: EmbeddingStore;
+  /** Text (title + "\n\n" + abstract) of every document id the targets cover. */
+  texts: ReadonlyMap<string, string>;
+  targets: readonly InterpretTarget[];
+  config: InterpretConfigInput;
+  /** Use this LLM client instead of one built from `config.llm` (tests, custom servers). */
+  client?: LlmClient;
+  /** Embed label texts for the baseline predictor (`[L, D]`, the store's embedder); default: built from the store's manifest. */
+  embedder?: Embedder;
+  /** The request cache file (default `data/interpret/llm-cache.jsonl`). */
+  cachePath?: string;
+  /** No progress output (default false). */
+  quiet?: boolean;
+}
+
+/** One target's outcome. */
+export interface InterpretResult extends LabelRunResult {
+  target: InterpretTarget;
+  /** Run directory `data/interpret/<runId>`. */
+  dir: string;
+}
+
+/** The scorer a config resolves to: "auto" picks the LLMs when credentials are configured. */
+export function resolveScorerKind(config: InterpretConfig, env: NodeJS.ProcessEnv = process.env): ScorerKind {
+  if (config.scorer !== "auto") return config.scorer;
+  return hasLlmCredentials(config.llm, env) ? "llm" : "baseline";
+}
+
+/** The embedder behind a store, for embedding baseline labels in the same space as its rows. */
+async function storeEmbedder(store: EmbeddingStore): Promise<Embedder> {
+  const id = store.manifest.embedderId;
+  if (id.startsWith("use-lite:")) return createUseLiteEmbedder({});
+  throw new SaerchError(
+    `the baseline predictor needs the store's embedder (${id}) to embed labels, and builds only USE-lite itself`,
+    "pass `embedder` to runInterpretStage (the same model that built the store), or use the LLM scorer",
+  );
+}
+
+/** Document id and text of a store row. */
+function docLookup(store: EmbeddingStore, texts: ReadonlyMap<string, string>): (row: number) => { id: string; text: string } {
+  return (row) => {
+    const id = store.ids[row]!;
+    const text = texts.get(id);
+    if (text === undefined) throw new SaerchError(`no text for document ${id} (store row ${row})`, "pass the texts of the corpus selection the store was built from");
+    return { id, text };
+  };
+}
+
+function checkCodes(target: InterpretTarget): SparseCodes {
+  const codes = loadCodes(target.saeDir);
+  if (codes.k !== target.k || codes.indices.length !== target.rowsN.length * codes.k) {
+    throw new SaerchError(
+      `${target.saeDir}: codes are [${codes.indices.length / codes.k}, ${codes.k}] but target ${target.name} expects [${target.rowsN.length}, ${target.k}]`,
+      "re-encode the SAE (rerun its stage) so its codes cover the target's rows",
+    );
+  }
+  return codes;
+}
+
+/** The settings that change labels or scores: they make the run id. */
+function runConfig(cfg: InterpretConfig, target: InterpretTarget, kind: ScorerKind, models: FeatureScorer["models"]): Record<string, unknown> {
+  return {
+    sae: basename(target.saeDir),
+    rows: target.rowsN.length,
+    scorer: kind,
+    models,
+    examples: cfg.examples,
+    ...(kind === "baseline" ? { baseline: cfg.baseline } : { temperature: cfg.llm.temperature, maxTokens: [cfg.llm.interpreterMaxTokens, cfg.llm.predictorMaxTokens] }),
+    features: cfg.features ?? null,
+    maxFeatures: cfg.maxFeatures ?? null,
+  };
+}
+
+/** A cost estimate made before any call. */
+export interface CostEstimate {
+  /** Features to label. */
+  features: number;
+  /** Mean prompt tokens measured on real prompts of sampled features. */
+  interpreterPromptTokens: number;
+  predictorPromptTokens: number;
+  interpreter: { requests: number; promptTokens: number; completionTokens: number; usd: number };
+  predictor: { requests: number; promptTokens: number; completionTokens: number; usd: number };
+  totalUsd: number;
+}
+
+/**
+ * Estimate what labelling `features` features of a target costs with the config's LLMs, from the real
+ * prompts of a sample of its features (no call is made). Completion lengths are the dry-run assumptions.
+ */
+export function estimateInterpretCost(args: {
+  store: EmbeddingStore;
+  texts: ReadonlyMap<string, string>;
+  target: InterpretTarget;
+  config: InterpretConfigInput;
+  /** Features to price (default: the config's requested features of the target). */
+  features?: number;
+}): CostEstimate {
+  const cfg = InterpretConfig.parse(args.config);
+  const codes = checkCodes(args.target);
+  const docOf = docLookup(args.store, args.texts);
+  const index = buildFeatureIndex(codes, args.target.n);
+  const eligible = (row: number): boolean => docOf(args.target.rowsN[row]!).text.length > cfg.examples.minChars;
+  const label = Array.from({ length: cfg.dryRun.labelWords }, () => "word").join(" ");
+  let interp = 0;
+  let pred = 0;
+  let sampled = 0;
+  let predSampled = 0;
+  for (let j = 0; j < args.target.n && sampled < cfg.dryRun.sampleFeatures; j++) {
+    const sel = selectExamples(index, codes, j, { config: cfg.examples, eligible });
+    if (!sel.ok) continue;
+    const doc = (row: number, activation: number): { row: number; id: string; text: string; activation: number } => ({ row, ...docOf(args.target.rowsN[row]!), activation });
+    const msgs = buildInterpreterMessages({ top: sel.top.map((e) => doc(e.row, e.activation)), zero: sel.zero.map((r) => doc(r, 0)) });
+    interp += estimateTokens(msgs.map((m) => m.content).join("\n"));
+    for (const r of [...sel.heldTop.map((e) => e.row), ...sel.heldZero]) {
+      pred += estimateTokens(buildPredictorMessages(label, docOf(args.target.rowsN[r]!).text).map((m) => m.content).join("\n"));
+      predSampled++;
+    }
+    sampled++;
+  }
+  if (sampled === 0) throw new SaerchError(`no feature of ${args.target.name} has enough examples to price`, "check examples.minChars and the counts");
+  const features = args.features ?? requestedFeatures(cfg, args.target.n).length;
+  const interpreterPromptTokens = interp / sampled;
+  const predictorPromptTokens = pred / predSampled;
+  const est = estimateLabellingCost({
+    features,
+    predictionsPerFeature: cfg.examples.heldTop + cfg.examples.heldZero,
+    interpreterPromptTokens,
+    predictorPromptTokens,
+    interpreterCompletionTokens: cfg.dryRun.interpreterCompletionTokens,
+    predictorCompletionTokens: cfg.dryRun.predictorCompletionTokens,
+    interpreterModel: cfg.llm.interpreterModel,
+    predictorModel: cfg.llm.predictorModel,
+    prices: cfg.prices,
+  });
+  return { features, interpreterPromptTokens, predictorPromptTokens, ...est };
+}
+
+/**
+ * Label and score every requested feature of each target, resuming finished work.
+ * @returns one result per target, in order
+ */
+export async function runInterpretStage(args: InterpretStageArgs): Promise<InterpretResult[]> {
+  const parsed = InterpretConfig.safeParse(args.config);
+  if (!parsed.success) throw new SaerchError(`invalid interpret config: ${parsed.error.message}`);
+  const cfg = parsed.data;
+  const kind = resolveScorerKind(cfg);
+  const docOf = docLookup(args.store, args.texts);
+  const meter = new CostMeter(cfg.prices, cfg.budgetUsd);
+  let llmScorer: LlmScorer | undefined;
+  let embedder: Embedder | undefined;
+  let cache: RequestCache | undefined;
+  if (kind === "llm") {
+    cache = RequestCache.open(args.cachePath ?? join(dataDir(), "interpret", LLM_CACHE_FILE));
+    const raw = args.client ?? new OpenAiLlmClient(cfg.llm);
+    llmScorer = new LlmScorer(new BudgetedLlmClient(new CachedLlmClient(raw, cache), meter), cfg.llm);
+  } else {
+    embedder = args.embedder ?? (await storeEmbedder(args.store));
+  }
+  const baselineFor = (target: InterpretTarget, emb: Embedder): BaselineScorer =>
+    new BaselineScorer({
+      config: cfg.baseline,
+      docFreq: buildDocFreq(Array.from(target.rowsN, (r) => docOf(r).text), { bigrams: cfg.baseline.bigrams }),
+      embedLabels: (labels) => emb.embed(labels),
+      embeddingsOf: (rows) => args.store.gather(rows),
+      embedderId: emb.id,
+    });
+  const results: InterpretResult[] = [];
+  try {
+    for (const target of args.targets) {
+      const codes = checkCodes(target);
+      const targetScorer: FeatureScorer = llmScorer ?? baselineFor(target, embedder!);
+      const run = artefactRun("interpret", runConfig(cfg, target, kind, targetScorer.models), `${target.name}-${kind}`);
+      const res = await labelFeatures({
+        dir: run.dir,
+        codes,
+        n: target.n,
+        rowsN: target.rowsN,
+        docOf,
+        scorer: targetScorer,
+        config: cfg,
+        ...(cfg.examples.negatives === "hard" ? { embeddingsND: args.store.gather(target.rowsN), dim: args.store.dim } : {}),
+        summaryExtra: () => ({ target: target.name, domain: target.domain, n: target.n, k: target.k, ...(kind === "llm" ? { costThisSession: meter.summary() } : {}) }),
+        ...(args.quiet !== undefined ? { quiet: args.quiet } : {}),
+      });
+      if (targetScorer !== llmScorer) await targetScorer.close();
+      results.push({ ...res, target, dir: run.dir });
+      if (res.summary.stopped !== undefined) break;
+    }
+  } finally {
+    await llmScorer?.close();
+    cache?.close();
+    if (embedder !== undefined && args.embedder === undefined) await embedder.close();
+  }
+  return results;
+}
