@@ -6,19 +6,30 @@
  * Interpreter ("contrastive terms"): for each term t of the SHOWN examples (never `heldOut`),
  *   score(t) = (dfTop(t) / nTop − dfZero(t) / nZero) · idf(t)
  * with dfTop/dfZero the number of shown top/zero documents containing t and idf from the corpus background
- * (`DocFreq`). Terms in fewer than `minTopDocs` top documents, or with score ≤ 0, are not eligible. The label
- * is the best `terms` eligible terms joined with ", ", a bigram standing in for its own word when it scores at
- * least {@link BIGRAM_PREFERENCE} as high ("dark matter" over "dark"), and no two chosen terms sharing a word.
+ * (`DocFreq`). Terms in fewer than `minTopDocs` top documents, in fewer than `minCorpusDf` documents of the
+ * whole corpus (a phrase of two or three papers, not a concept), or with score ≤ 0, are not eligible. Shown
+ * documents whose term sets overlap by Jaccard ≥ `duplicateJaccard` count once (the same paper under two ids
+ * is one piece of evidence), so nTop/nZero count distinct documents. The label is the best `terms` eligible
+ * terms joined with ", ", a bigram standing in for its own word when it scores at least
+ * {@link BIGRAM_PREFERENCE} as high ("dark matter" over "dark"), and no two chosen terms sharing a word.
  *
- * Predictor ("label similarity"): s(doc) = cos(embed(label), embed(doc)), calibrated on the SHOWN examples:
- *   threshold = (mean s(top) + mean s(zero)) / 2,  halfGap = max((mean s(top) − mean s(zero)) / 2, MIN_HALF_GAP)
- *   prediction = clamp((s − threshold) / halfGap, −1, 1)
- * so a document as similar to the label as the average shown top document scores +1, the average shown zero
- * document −1. The predictor learns about the feature only through the label text: it never sees the
- * interpreter's term statistics, only the label, the shown examples' embeddings and the held-out document's
- * embedding — the same information the paper's Predictor gets (label + document), plus calibration on
- * examples the interpreter already saw.
- */
+ * Predictor ("label similarity" + "label terms"): s(doc) = cos(embed(label), embed(doc)), calibrated on the
+ * SHOWN examples with gap = mean s(top) − mean s(zero):
+ *   threshold = mean s(zero) + thresholdShare · gap,  halfGap = max(gapScale · gap, MIN_HALF_GAP)
+ *   prediction = clamp((s − threshold) / halfGap + overlapWeight · overlap(doc), −1, 1)
+ * The threshold sits below the midpoint (default thresholdShare 0.3) because the label was fitted to the shown
+ * top documents, so held-out top documents are less similar to it than those are (measured on the default
+ * SAEs: 0.33 vs 0.36, zero documents 0.30). overlap(doc) is the idf-weighted share of the label's terms (its
+ * ", "-separated parts) that the document contains: a held-out document naming the label's terms is evidence
+ * the embedding similarity alone blurs. The predictor learns about the feature only through the label text: it
+ * never sees the interpreter's term statistics, only the label, the corpus idf, the shown examples'
+ * embeddings and the held-out document — the same information the paper's Predictor gets (label +
+ * document), plus calibration on examples the interpreter already saw.
+ *
+ * Measured on the first 800 features of the default astro-ph / cs.LG n4096 k32 SAEs (USE-lite): mean Pearson
+ * 0.171 → 0.181 / 0.211 → 0.220, mean F1 0.506 → 0.534 / 0.514 → 0.554 against the midpoint calibration
+ * without overlap; `minCorpusDf` and `duplicateJaccard` change the scores by less than the noise (±0.005)
+ * and are kept for cleaner labels. */
 import { SaerchError } from "../core/errors.js";
 import type { BaselineConfig } from "./config.js";
 import { type DocFreq, isBigram, pluralKey, termSet } from "./terms.js";
@@ -73,17 +84,34 @@ export interface SimilarityCalibration {
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** Where the calibration puts its threshold and how wide its scale is (BaselineConfig defaults shown). */
+export interface CalibrationShape {
+  /** Threshold = mean zero + thresholdShare · (mean top − mean zero); 0.5 is the midpoint. */
+  thresholdShare: number;
+  /** Similarity distance that maps to ±1 = gapScale · (mean top − mean zero). */
+  gapScale: number;
+}
+
+/** The old midpoint calibration: threshold halfway between the class means, ±1 at the class means. */
+export const MIDPOINT_CALIBRATION: CalibrationShape = { thresholdShare: 0.5, gapScale: 0.5 };
+
 /**
  * Calibrate from the label's similarities to the shown examples.
- * With zero documents: threshold = midpoint of the two class means, halfGap = half their distance.
+ * With zero documents: threshold = mean zero + thresholdShare · gap and halfGap = gapScale · gap, with
+ * gap = mean top − mean zero.
  * Without zero documents (nothing to contrast with): threshold = the smallest shown-top similarity and
  * halfGap = mean top − that minimum, so a document at least as similar as every shown top document is
  * positive and one as similar as the average shown top document scores +1.
  * Both half-gaps are floored at {@link MIN_HALF_GAP}.
  * @param topS `[nTop ≥ 1]` similarities of the shown top documents
  * @param zeroS `[nZero]` similarities of the shown zero documents (may be empty)
+ * @param shape threshold position and scale (default {@link MIDPOINT_CALIBRATION})
  */
-export function calibrateSimilarity(topS: readonly number[], zeroS: readonly number[]): SimilarityCalibration {
+export function calibrateSimilarity(
+  topS: readonly number[],
+  zeroS: readonly number[],
+  shape: CalibrationShape = MIDPOINT_CALIBRATION,
+): SimilarityCalibration {
   if (topS.length === 0) throw new SaerchError("calibrateSimilarity: no shown top documents to calibrate on");
   const meanTop = mean(topS);
   if (zeroS.length === 0) {
@@ -91,12 +119,15 @@ export function calibrateSimilarity(topS: readonly number[], zeroS: readonly num
     return { threshold: minTop, halfGap: Math.max(meanTop - minTop, MIN_HALF_GAP) };
   }
   const meanZero = mean(zeroS);
-  return { threshold: (meanTop + meanZero) / 2, halfGap: Math.max((meanTop - meanZero) / 2, MIN_HALF_GAP) };
+  const gap = meanTop - meanZero;
+  return { threshold: meanZero + shape.thresholdShare * gap, halfGap: Math.max(shape.gapScale * gap, MIN_HALF_GAP) };
 }
+
+const clamp1 = (x: number): number => Math.min(1, Math.max(-1, x));
 
 /** Prediction in [−1, 1] for similarity `s` under calibration `cal`. */
 export function predictFromSimilarity(s: number, cal: SimilarityCalibration): number {
-  return Math.min(1, Math.max(-1, (s - cal.threshold) / cal.halfGap));
+  return clamp1((s - cal.threshold) / cal.halfGap);
 }
 
 /** Best first: higher score, then bigram before unigram, then alphabetical (deterministic ties). */
@@ -205,12 +236,14 @@ export class BaselineScorer implements FeatureScorer {
     if (embRD.length !== rowIndex.size * d) {
       throw new SaerchError(`baseline predictor: embeddingsOf returned ${embRD.length} floats for ${rowIndex.size} rows of dim ${d} (label and store embedders differ?)`);
     }
+    const { thresholdShare, gapScale, overlapWeight } = this.#config;
     return items.map(({ task, label }) => {
       const l = labelIndex.get(label)!;
       const sim = (doc: ExampleDoc): number => cosineRows(labelsLD, l, embRD, rowIndex.get(doc.row)!, d);
       if (task.top.length === 0) return new SaerchError(`feature ${task.feature}: no shown top documents to calibrate the predictor on`);
-      const cal = calibrateSimilarity(task.top.map(sim), task.zero.map(sim));
-      const preds = task.heldOut.map((doc) => ({ value: predictFromSimilarity(sim(doc), cal), parsed: true }));
+      const cal = calibrateSimilarity(task.top.map(sim), task.zero.map(sim), { thresholdShare, gapScale });
+      const overlap = overlapWeight > 0 ? this.#overlapScorer(label) : (): number => 0;
+      const preds = task.heldOut.map((doc) => ({ value: clamp1(predictFromSimilarity(sim(doc), cal) + overlapWeight * overlap(doc)), parsed: true }));
       if (preds.some((p) => !Number.isFinite(p.value))) {
         return new SaerchError(`feature ${task.feature}: non-finite label similarity (NaN in the label or document embeddings)`);
       }
@@ -223,12 +256,29 @@ export class BaselineScorer implements FeatureScorer {
     return Promise.resolve();
   }
 
+  /** s(doc) = idf-weighted share of the label's terms (its ", "-separated parts) that the document contains. */
+  #overlapScorer(label: string): (doc: ExampleDoc) => number {
+    const terms = label.split(", ").map((t) => this.#idOf(t.trim().toLowerCase()));
+    const weights = terms.map((id) => this.#idfOf(id));
+    const total = weights.reduce((a, b) => a + b, 0);
+    return (doc) => {
+      const ids = this.#termIds(doc);
+      let hit = 0;
+      terms.forEach((id, j) => {
+        if (ids.includes(id)) hit += weights[j]!;
+      });
+      return total > 0 ? hit / total : 0;
+    };
+  }
+
   #interpretOne(task: FeatureTask): Interpretation | Error {
-    const nTop = task.top.length;
-    const nZero = task.zero.length;
+    if (task.top.length === 0) return new SaerchError(`feature ${task.feature}: no shown top documents to label from`);
+    const topIds = distinctDocs(task.top.map((d) => this.#termIds(d)), this.#config.duplicateJaccard);
+    const zeroIds = distinctDocs(task.zero.map((d) => this.#termIds(d)), this.#config.duplicateJaccard);
+    const nTop = topIds.length;
+    const nZero = zeroIds.length;
     const dfTop = new Map<number, number>();
-    for (const doc of task.top) for (const id of this.#termIds(doc)) dfTop.set(id, (dfTop.get(id) ?? 0) + 1);
-    if (nTop === 0) return new SaerchError(`feature ${task.feature}: no shown top documents to label from`);
+    for (const ids of topIds) for (const id of ids) dfTop.set(id, (dfTop.get(id) ?? 0) + 1);
     if (dfTop.size === 0) {
       return new SaerchError(
         `feature ${task.feature}: the ${nTop} top documents hold no usable term (only stopwords, numbers or symbols)`,
@@ -236,7 +286,7 @@ export class BaselineScorer implements FeatureScorer {
       );
     }
     const dfZero = new Map<number, number>();
-    for (const doc of task.zero) for (const id of this.#termIds(doc)) if (dfTop.has(id)) dfZero.set(id, (dfZero.get(id) ?? 0) + 1);
+    for (const ids of zeroIds) for (const id of ids) if (dfTop.has(id)) dfZero.set(id, (dfZero.get(id) ?? 0) + 1);
 
     const candidate = (id: number, top: number): Candidate => {
       const zero = dfZero.get(id) ?? 0;
@@ -247,22 +297,28 @@ export class BaselineScorer implements FeatureScorer {
       return { term, words: bigram ? term.split(" ").map(pluralKey) : [pluralKey(term)], bigram, dfTop: top, dfZero: zero, idf, score };
     };
     const lines = (chosen: Candidate[]): string[] => chosen.map((c) => describe(c, nTop, nZero));
+    const dupNote =
+      nTop < task.top.length || nZero < task.zero.length
+        ? ` (near-duplicates merged: ${task.top.length} → ${nTop} top, ${task.zero.length} → ${nZero} zero)`
+        : "";
+    const common = (id: number): boolean => this.#dfOf(id) >= this.#config.minCorpusDf;
     const eligible: Candidate[] = [];
     for (const [id, top] of dfTop) {
-      if (top < this.#config.minTopDocs) continue;
+      if (top < this.#config.minTopDocs || !common(id)) continue;
       const c = candidate(id, top);
       if (c.score > 0) eligible.push(c);
     }
     if (eligible.length > 0) {
       const chosen = selectTerms(eligible.sort(byRank), this.#config.terms);
-      const header = `distinctive terms of ${nTop} top vs ${nZero} zero documents, score = (top share − zero share) · idf:`;
+      const header = `distinctive terms of ${nTop} top vs ${nZero} zero documents${dupNote}, score = (top share − zero share) · idf:`;
       return { label: chosen.map((c) => c.term).join(", "), reasoning: [header, ...lines(chosen)].join("\n") };
     }
-    const all = [...dfTop].map(([id, top]) => candidate(id, top)).sort(byRank);
+    const pool = [...dfTop].filter(([id]) => common(id));
+    const all = (pool.length > 0 ? pool : [...dfTop]).map(([id, top]) => candidate(id, top)).sort(byRank);
     const chosen = selectTerms(all, 1);
     const header =
-      `no term occurs in ≥ ${this.#config.minTopDocs} of the ${nTop} top documents more often than in the ${nZero} zero documents; ` +
-      "falling back to the best term of any top document:";
+      `no term occurs in ≥ ${this.#config.minTopDocs} of the ${nTop} top documents more often than in the ${nZero} zero documents ` +
+      `and in ≥ ${this.#config.minCorpusDf} corpus documents${dupNote}; falling back to the best term of any top document:`;
     return { label: chosen.map((c) => c.term).join(", "), reasoning: [header, ...lines(chosen)].join("\n") };
   }
 
@@ -295,10 +351,36 @@ export class BaselineScorer implements FeatureScorer {
     return id < size ? this.#docFreq.termAt(id) : this.#extraTerms[id - size]!;
   }
 
+  #dfOf(id: number): number {
+    return id < this.#docFreq.size ? this.#docFreq.dfAt(id) : this.#docFreq.absentDf();
+  }
+
   #idfOf(id: number): number {
     const size = this.#docFreq.size;
     return id < size ? this.#docFreq.idfAt(id) : this.#docFreq.idfOfDf(this.#docFreq.absentDf());
   }
+}
+
+/**
+ * The documents that are not near-duplicates of an earlier one: a document whose term set has Jaccard
+ * similarity ≥ `minJaccard` with an already kept document is dropped (the first, highest-activation copy stays).
+ * @param docs each document's distinct term ids, in order
+ */
+export function distinctDocs(docs: readonly Int32Array[], minJaccard: number): Int32Array[] {
+  const kept: Int32Array[] = [];
+  const keptSets: Array<Set<number>> = [];
+  for (const ids of docs) {
+    const dup = keptSets.some((set, i) => {
+      let inter = 0;
+      for (const id of ids) if (set.has(id)) inter++;
+      const union = ids.length + kept[i]!.length - inter;
+      return union > 0 && inter / union >= minJaccard;
+    });
+    if (dup) continue;
+    kept.push(ids);
+    keptSets.push(new Set(ids));
+  }
+  return kept;
 }
 
 /** Cosine of row `a` of `aLD` and row `b` of `bRD` (both `[·, d]`); 0 when either row is zero. */

@@ -72,6 +72,36 @@ export const BaselineConfig = z.strictObject({
   terms: z.number().int().min(1).default(3).describe("distinctive terms joined into the label"),
   minTopDocs: z.number().int().min(1).default(2).describe("a term must occur in at least this many shown top documents"),
   bigrams: z.boolean().default(true).describe("also consider two-word terms (e.g. 'dark matter')"),
+  minCorpusDf: z
+    .number()
+    .int()
+    .min(1)
+    .default(3)
+    .describe("a label term must occur in at least this many documents of the whole corpus: rarer ones are phrases of a few papers, not concepts"),
+  duplicateJaccard: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.5)
+    .describe("shown documents whose term sets overlap at least this much (Jaccard) count once: the same paper under two ids is one piece of evidence"),
+  thresholdShare: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.3)
+    .describe(
+      "predictor threshold, as a fraction of the way from the mean shown-zero to the mean shown-top similarity: below the midpoint (0.5) because the label was fitted to the shown top documents, so held-out top documents are less similar to it",
+    ),
+  gapScale: z
+    .number()
+    .positive()
+    .default(1)
+    .describe("predictions reach ±1 this many class-mean gaps (mean shown-top − mean shown-zero similarity) from the threshold"),
+  overlapWeight: z
+    .number()
+    .min(0)
+    .default(1)
+    .describe("added to a prediction times the idf-weighted share of the label's terms the document contains (0: embedding similarity only)"),
 });
 /** Parsed baseline settings. */
 export type BaselineConfig = z.infer<typeof BaselineConfig>;
@@ -119,12 +149,20 @@ export type InterpretConfig = z.infer<typeof InterpretConfig>;
 /** Stage config as written by users (defaults optional). */
 export type InterpretConfigInput = z.input<typeof InterpretConfig>;
 
-/** Size presets: tiny labels 20 features (CI); default and paper label every feature. */
+/** Spend cap of the tiny and default presets when the LLMs are used: a key in the environment never runs up a large bill unasked. */
+export const PRESET_BUDGET_USD = 10;
+
+/**
+ * Size presets: tiny labels 20 features per SAE (CI); default and paper label every feature. tiny and
+ * default cap LLM spend at PRESET_BUDGET_USD (a run stops cleanly there and continues on rerun with a larger
+ * budget; the baseline costs nothing); paper has no cap.
+ */
 export function interpretPreset(profile: Profile): InterpretConfigInput {
   switch (profile) {
     case "tiny":
-      return { maxFeatures: 20 };
+      return { maxFeatures: 20, budgetUsd: PRESET_BUDGET_USD };
     case "default":
+      return { budgetUsd: PRESET_BUDGET_USD };
     case "paper":
       return {};
   }

@@ -106,7 +106,7 @@ export interface InterpretStageArgs {
   texts: ReadonlyMap<string, string>;
   targets: readonly InterpretTarget[];
   config: InterpretConfigInput;
-  /** Use this LLM client instead of one built from `config.llm` (tests, custom servers). */
+  /** Use this LLM client instead of one built from `config.llm` (tests, custom servers); with `scorer: "auto"` it selects the LLM path. */
   client?: LlmClient;
   /** Embed label texts for the baseline predictor (`[L, D]`, the store's embedder); default: built from the store's manifest. */
   embedder?: Embedder;
@@ -204,12 +204,13 @@ export function estimateInterpretCost(args: {
   const index = buildFeatureIndex(codes, args.target.n);
   const eligible = (row: number): boolean => docOf(args.target.rowsN[row]!).text.length > cfg.examples.minChars;
   const label = Array.from({ length: cfg.dryRun.labelWords }, () => "word").join(" ");
+  const hard = cfg.examples.negatives === "hard" ? { embeddingsND: args.store.gather(args.target.rowsN), dim: args.store.dim } : {};
   let interp = 0;
   let pred = 0;
   let sampled = 0;
   let predSampled = 0;
   for (let j = 0; j < args.target.n && sampled < cfg.dryRun.sampleFeatures; j++) {
-    const sel = selectExamples(index, codes, j, { config: cfg.examples, eligible });
+    const sel = selectExamples(index, codes, j, { config: cfg.examples, eligible, ...hard });
     if (!sel.ok) continue;
     const doc = (row: number, activation: number): { row: number; id: string; text: string; activation: number } => ({ row, ...docOf(args.target.rowsN[row]!), activation });
     const msgs = buildInterpreterMessages({ top: sel.top.map((e) => doc(e.row, e.activation)), zero: sel.zero.map((r) => doc(r, 0)) });
@@ -246,7 +247,8 @@ export async function runInterpretStage(args: InterpretStageArgs): Promise<Inter
   const parsed = InterpretConfig.safeParse(args.config);
   if (!parsed.success) throw new SaerchError(`invalid interpret config: ${parsed.error.message}`);
   const cfg = parsed.data;
-  const kind = resolveScorerKind(cfg);
+  // A client passed in means the LLM path (unless the config asks for the baseline outright).
+  const kind = cfg.scorer === "auto" && args.client !== undefined ? "llm" : resolveScorerKind(cfg);
   const docOf = docLookup(args.store, args.texts);
   const meter = new CostMeter(cfg.prices, cfg.budgetUsd);
   let llmScorer: LlmScorer | undefined;

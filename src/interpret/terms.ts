@@ -215,6 +215,13 @@ export class DocFreq {
     return i === undefined ? this.absentDf() : this.#dfT[i]!;
   }
 
+  /** Documents containing the term at dense index `i` (see {@link indexOf}). */
+  dfAt(i: number): number {
+    const df = this.#dfT[i];
+    if (df === undefined) throw new SaerchError(`DocFreq.dfAt: index ${i} outside [0, ${this.size})`);
+    return df;
+  }
+
   /** Smoothed idf of `term`: ln((1 + N) / (1 + df)) + 1. */
   idf(term: string): number {
     return this.idfOfDf(this.df(term));

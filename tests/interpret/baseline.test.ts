@@ -11,6 +11,7 @@ import {
   BaselineScorer,
   type BaselineScorerOptions,
   calibrateSimilarity,
+  distinctDocs,
   MIN_HALF_GAP,
   predictFromSimilarity,
 } from "../../src/interpret/baseline.js";
@@ -114,9 +115,9 @@ describe("BaselineScorer.interpret", () => {
   it("keeps a word when its phrase is much rarer, and never adds the phrase's other word", async () => {
     // N = 10. dark: 5/5 top, df 5 → score 1 · (ln(11/6) + 1) = 1.606; "dark matter": 2/5, df 2 →
     // 0.4 · (ln(11/3) + 1) = 0.920 < 0.8 · 1.606: "dark" stays. "matter" (2/5) yields to "dark matter",
-    // which overlaps "dark": skipped. "surveys" (2/5, df 2, score 0.920) is next.
+    // which overlaps "dark": skipped. "surveys" (2/5, df 2, score 0.920) is next (minCorpusDf 1 lets a df-2 term in).
     const top = ["Dark matter halos", "Dark matter cores", "Dark energy surveys", "Dark sirens surveys", "Dark photons"];
-    const s = scorer(buildDocFreq([...top, ...UNRELATED], { bigrams: true, minDf: 1 }));
+    const s = scorer(buildDocFreq([...top, ...UNRELATED], { bigrams: true, minDf: 1 }), { minCorpusDf: 1 });
     expect((await interpretOne(s, task(top, UNRELATED))).label).toBe("dark, surveys");
   });
 
@@ -149,17 +150,56 @@ describe("BaselineScorer.interpret", () => {
     // minDf 2 pruned "aardvark" (df 1): looked up as df 1 → idf ln(12/2) + 1; score = 1/5 of that.
     const idf = Math.log(12 / 2) + 1;
     expect(r.reasoning).toBe(
-      "no term occurs in ≥ 2 of the 5 top documents more often than in the 5 zero documents; falling back to the best term of any top document:\n" +
+      "no term occurs in ≥ 2 of the 5 top documents more often than in the 5 zero documents and in ≥ 3 corpus documents; " +
+        "falling back to the best term of any top document:\n" +
         `"aardvark": in 1/5 top, 0/5 zero, idf ${idf.toFixed(2)}, score ${(idf / 5).toFixed(2)}`,
     );
+    // With minCorpusDf 2 the fallback keeps to terms of ≥ 2 corpus documents: zebra, yak, okapi, quokka (df 2,
+    // equal scores) → alphabetical "okapi", although "aardvark" (df 1) scores higher.
+    const common = scorer(buildDocFreq([...top, "Zebra yak okapi quokka", ...UNRELATED], { bigrams: true, minDf: 2 }), { minCorpusDf: 2 });
+    expect((await interpretOne(common, task(top, UNRELATED))).label).toBe("okapi");
+  });
+
+  it("never labels with a term of fewer than minCorpusDf corpus documents", async () => {
+    // "quasar jets" is in 2/5 top documents and nowhere else (df 2); "accretion" is in 3/5 top and 1 filler (df 4).
+    // Scores with N = 16: "accretion" 0.6 · (ln(17/5) + 1) = 1.334 > "quasar jets" 0.4 · (ln(17/3) + 1) = 1.094
+    // (the bigram beats its equally scored words "quasar", "jets"); the phrase is second with minCorpusDf ≤ 2 and
+    // gone with 3. The two quasar documents share 3 of 9 terms (Jaccard 1/3 < 0.5): not near-duplicates.
+    const top = ["Quasar jets and accretion", "Quasar jets imaged by radio telescopes", "Accretion disks", "Accretion rates", "Cold gas"];
+    const background = [...top, ...UNRELATED, "Accretion physics", "Galaxies", "Stars", "Planets", "Comets", "Dust"];
+    const docFreq = buildDocFreq(background, { bigrams: true, minDf: 1 });
+    expect(docFreq.df("quasar jets")).toBe(2);
+    expect((await interpretOne(scorer(docFreq, { minCorpusDf: 2 }), task(top, UNRELATED))).label).toBe("accretion, quasar jets");
+    expect((await interpretOne(scorer(docFreq, { minCorpusDf: 3 }), task(top, UNRELATED))).label).toBe("accretion");
+  });
+
+  it("counts near-duplicate shown documents once", async () => {
+    // Two copies of one paper (same text, different ids and rows) share "quasar jets"; the other top documents
+    // do not. Counted twice it is in 2/5 top documents (eligible); counted once, in 1/4 (below minTopDocs 2).
+    const paper = "Quasar jets and accretion";
+    const top = [paper, paper, "Accretion disks", "Accretion rates", "Cold gas"];
+    const background = [...top, ...UNRELATED, "Quasar jets", "Quasar jets again", "Galaxies"];
+    const docFreq = buildDocFreq(background, { bigrams: true, minDf: 1 });
+    const merged = await interpretOne(scorer(docFreq), task(top, UNRELATED));
+    expect(merged.label).toBe("accretion");
+    expect(merged.reasoning).toContain("(near-duplicates merged: 5 → 4 top, 5 → 5 zero)");
+    expect(merged.reasoning).toContain('"accretion": in 3/4 top, 0/5 zero');
+    // duplicateJaccard 1 still merges exact copies; different wording of the same paper below the threshold stays.
+    const reworded = [paper, "Quasar jets and accretion revisited with new data", "Accretion disks", "Accretion rates", "Cold gas"];
+    // term sets: {quasar, jets, accretion, quasar jets, jets accretion?}: "and" is a stopword, so no "jets accretion";
+    // first = {quasar, jets, quasar jets, accretion} (4), second adds {revisited, data, accretion revisited} → Jaccard 4/7.
+    expect((await interpretOne(scorer(docFreq, { duplicateJaccard: 0.6 }), task(reworded, UNRELATED))).label).toBe("accretion, quasar jets");
+    expect((await interpretOne(scorer(docFreq, { duplicateJaccard: 0.5 }), task(reworded, UNRELATED))).label).toBe("accretion");
   });
 
   it("falls back when every frequent term is just as frequent among the zero documents", async () => {
+    // The three identical documents are near-duplicates of each other: each side counts one.
     const same = ["Galaxies", "Galaxies", "Galaxies"];
     const r = await interpretOne(scorer(df), task(same, same));
     expect(r.label).toBe("galaxies");
     expect(r.reasoning).toMatch(/^no term occurs/);
-    expect(r.reasoning).toContain('"galaxies": in 3/3 top, 3/3 zero');
+    expect(r.reasoning).toContain("(near-duplicates merged: 3 → 1 top, 3 → 1 zero)");
+    expect(r.reasoning).toContain('"galaxies": in 1/1 top, 1/1 zero');
   });
 
   it("returns an Error only for the task whose top documents hold no usable term", async () => {
@@ -182,6 +222,19 @@ describe("BaselineScorer.interpret", () => {
   });
 });
 
+describe("distinctDocs", () => {
+  it("drops a document whose term set has Jaccard ≥ the threshold with an earlier kept one", () => {
+    const a = Int32Array.of(1, 2, 3, 4);
+    const b = Int32Array.of(1, 2, 3, 5); // with a: 3 shared of 5 → Jaccard 0.6
+    const c = Int32Array.of(7, 8);
+    const empty = new Int32Array(0);
+    expect(distinctDocs([a, b, c], 0.6)).toEqual([a, c]);
+    expect(distinctDocs([a, b, c], 0.61)).toEqual([a, b, c]);
+    expect(distinctDocs([b, a], 0.6)).toEqual([b]); // the first copy stays
+    expect(distinctDocs([empty, empty, a], 0.5)).toEqual([empty, empty, a]); // no terms: nothing to compare
+  });
+});
+
 describe("calibrateSimilarity", () => {
   it("maps the class means to ±1 and their midpoint to 0", () => {
     // top mean 0.7, zero mean 0.1 → threshold 0.4, halfGap 0.3
@@ -200,6 +253,19 @@ describe("calibrateSimilarity", () => {
     expect(reversed.threshold).toBeCloseTo(0.3, 12);
     expect(reversed.halfGap).toBe(MIN_HALF_GAP);
     expect(predictFromSimilarity(0.305, reversed)).toBeCloseTo(0.5, 9);
+  });
+
+  it("moves the threshold toward the zero documents and widens the scale as the shape asks", () => {
+    // top mean 0.7, zero mean 0.1, gap 0.6; thresholdShare 0.3 → 0.1 + 0.18 = 0.28; gapScale 1 → halfGap 0.6
+    const cal = calibrateSimilarity([0.8, 0.6], [0, 0.2], { thresholdShare: 0.3, gapScale: 1 });
+    expect(cal.threshold).toBeCloseTo(0.28, 12);
+    expect(cal.halfGap).toBeCloseTo(0.6, 12);
+    expect(predictFromSimilarity(0.7, cal)).toBeCloseTo(0.7, 12);
+    expect(predictFromSimilarity(0.1, cal)).toBeCloseTo(-0.3, 12);
+    expect(predictFromSimilarity(0.28, cal)).toBeCloseTo(0, 12);
+    // the defaults of BaselineConfig are this shape
+    const { thresholdShare, gapScale } = BaselineConfig.parse({});
+    expect({ thresholdShare, gapScale }).toEqual({ thresholdShare: 0.3, gapScale: 1 });
   });
 
   it("without zero documents puts the threshold at the least similar top document", () => {
@@ -234,10 +300,13 @@ describe("BaselineScorer.predict", () => {
     ["M", [0, 1]],
   ]);
 
-  function setup(): { s: BaselineScorer; labelCalls: string[][]; rowCalls: number[][] } {
+  /** The midpoint calibration: threshold halfway between the class means, ±1 at the class means, no term overlap. */
+  const MIDPOINT: Partial<BaselineConfig> = { thresholdShare: 0.5, gapScale: 0.5, overlapWeight: 0 };
+
+  function setup(config: Partial<BaselineConfig> = MIDPOINT): { s: BaselineScorer; labelCalls: string[][]; rowCalls: number[][] } {
     const labelCalls: string[][] = [];
     const rowCalls: number[][] = [];
-    const s = scorer(buildDocFreq(BACKGROUND, { bigrams: true }), {}, {
+    const s = scorer(buildDocFreq(BACKGROUND, { bigrams: true }), config, {
       embedLabels: (labels) => {
         labelCalls.push(labels);
         return Promise.resolve(Float32Array.from(labels.flatMap((l) => LABELS.get(l)!)));
@@ -283,6 +352,37 @@ describe("BaselineScorer.predict", () => {
     expect(labelCalls).toEqual([["L", "M"]]);
     expect(rowCalls).toHaveLength(1);
     expect([...rowCalls[0]!].sort((x, y) => x - y)).toEqual([0, 1, 100, 101, 200, 201, 202, 203, 204, 205, 206]);
+  });
+
+  it("adds the idf-weighted share of label terms each held-out document contains (default config)", async () => {
+    const label = "lensing, quasars";
+    const texts = new Map<number, string>([
+      [200, "Lensing"],
+      [201, "Lensing of quasars"],
+      [202, "Quasars"],
+      [203, "Nothing relevant here"],
+      [204, "Lensing"],
+    ]);
+    const s = scorer(buildDocFreq(BACKGROUND, { bigrams: true }), {}, {
+      embedLabels: (labels) => Promise.resolve(Float32Array.from(labels.flatMap(() => [1, 0]))),
+      embeddingsOf: (rows) => Float32Array.from([...rows].flatMap((r) => VECTORS.get(r)!)),
+    });
+    const ex = (row: number): ExampleDoc => ({ row, id: `r${row}`, text: texts.get(row) ?? "shown example", activation: 1 });
+    const t: FeatureTask = { feature: 0, density: 0.1, top: [0, 1].map(ex), zero: [100, 101].map(ex), heldOut: [200, 201, 202, 203, 204].map(ex), truth: [1, 1, 1, 0, 0] };
+    const [out] = await s.predict([{ task: t, label }]);
+    // Similarity calibration (defaults): top 0.8, 0.6; zero 0, 0.2 → threshold 0.28, halfGap 0.6.
+    // Overlap weights (N = 13): idf(lensing) = ln(14/7) + 1 (df 6), idf(quasars) = ln(14/3) + 1 (df 2).
+    const wL = Math.log(14 / 7) + 1;
+    const wQ = Math.log(14 / 3) + 1;
+    const expected = [
+      1, // s 1 → 1.2, + share(lensing) → clamped 1
+      1, // s 0.55 → 0.45, + share 1 → clamped 1
+      0.2 + wQ / (wL + wQ), // s 0.4 → 0.2, + share(quasars) ≈ 0.600
+      -0.3, // s 0.1 → −0.3, no label term
+      -0.05 + wL / (wL + wQ), // s 0.25 → −0.05, + share(lensing) ≈ 0.400
+    ];
+    expect(out).not.toBeInstanceOf(Error);
+    (out as Prediction[]).forEach((p, j) => expect(p.value, `doc ${j}`).toBeCloseTo(expected[j]!, 5));
   });
 
   it("answers an empty batch without embedding anything", async () => {

@@ -126,8 +126,11 @@ describe("DocFreq", () => {
     for (let i = 0; i < df.size; i++) {
       expect(df.indexOf(df.termAt(i))).toBe(i);
       expect(df.idfAt(i)).toBe(df.idf(df.termAt(i)));
+      expect(df.dfAt(i)).toBe(df.df(df.termAt(i)));
     }
+    expect(df.dfAt(df.indexOf("dark matter"))).toBe(2);
     expect(df.indexOf("lensing")).toBe(-1);
+    expect(() => df.dfAt(7)).toThrow(/outside \[0, 7\)/);
   });
 
   it("prunes terms below minDf and looks them up as df = minDf − 1", () => {
