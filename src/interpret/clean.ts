@@ -5,7 +5,9 @@
  * feature with the same label scores better.
  */
 import { SaerchError } from "../core/errors.js";
+import { Rng } from "../core/rng.js";
 import type { CleanConfig } from "./config.js";
+import { scorePredictions } from "./scores.js";
 import type { LabelRecord } from "./types.js";
 
 /** Characters stripped from both ends of a label: quotes (plain and typographic), asterisks, backticks. */
@@ -132,4 +134,22 @@ export function selectCleanFeatures(records: readonly LabelRecord[], cfg: CleanC
   const clean = [...bestByLabel.values()].sort((a, b) => a.feature - b.feature);
   rejected.sort((a, b) => a.feature - b.feature);
   return { clean, rejected };
+}
+
+/**
+ * The fraction of features a predictor guessing at random would pass the score thresholds with: each of
+ * `heldTop + heldZero` predictions uniform in [−1, 1], truth 1 for the first `heldTop`, Monte Carlo over
+ * `samples` features. With the paper's 3 + 3 held-out documents this is ≈ 3 %: the floor any scorer's
+ * clean count should be read against (six points make a noisy score, METHOD.md §4).
+ * @returns the passing fraction in [0, 1]
+ */
+export function chanceCleanFraction(cfg: Pick<CleanConfig, "minF1" | "minPearson">, heldTop: number, heldZero: number, samples: number, seed = 0): number {
+  const rng = new Rng(`chance-clean:${seed}`);
+  const truth = [...Array<number>(heldTop).fill(1), ...Array<number>(heldZero).fill(0)];
+  let pass = 0;
+  for (let i = 0; i < samples; i++) {
+    const s = scorePredictions(truth, truth.map(() => ({ value: 2 * rng.float() - 1, parsed: true })));
+    if (s.pearson !== undefined && s.pearson >= cfg.minPearson && s.f1 >= cfg.minF1) pass++;
+  }
+  return samples > 0 ? pass / samples : 0;
 }

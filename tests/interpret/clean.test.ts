@@ -3,7 +3,7 @@
  * vague labels, and the clean-feature filter with one case per rejection reason and duplicate labels.
  */
 import { describe, expect, it } from "vitest";
-import { cleanLabel, isVagueLabel, selectCleanFeatures } from "../../src/interpret/clean.js";
+import { chanceCleanFraction, cleanLabel, isVagueLabel, selectCleanFeatures } from "../../src/interpret/clean.js";
 import { CleanConfig } from "../../src/interpret/config.js";
 import type { LabelRecord } from "../../src/interpret/types.js";
 
@@ -126,5 +126,18 @@ describe("selectCleanFeatures", () => {
 
   it("two records of one feature are an error", () => {
     expect(() => selectCleanFeatures([rec(4, {}), rec(4, {})], CFG)).toThrow(/feature 4 has two records/);
+  });
+});
+
+describe("chanceCleanFraction", () => {
+  it("is about 3 % for random predictions on 3 + 3 held-out documents, seeded and repeatable", () => {
+    // A numpy simulation of the same rule (200,000 features, uniform predictions) gives 0.0295.
+    const f = chanceCleanFraction({ minF1: 0.8, minPearson: 0.8 }, 3, 3, 20_000, 1);
+    expect(f).toBeGreaterThan(0.024);
+    expect(f).toBeLessThan(0.035);
+    expect(chanceCleanFraction({ minF1: 0.8, minPearson: 0.8 }, 3, 3, 2000, 1)).toBe(chanceCleanFraction({ minF1: 0.8, minPearson: 0.8 }, 3, 3, 2000, 1));
+    // Thresholds nobody can fail pass every sample whose predictions are not constant.
+    expect(chanceCleanFraction({ minF1: 0, minPearson: -1 }, 3, 3, 500)).toBe(1);
+    expect(chanceCleanFraction({ minF1: 0.8, minPearson: 0.8 }, 3, 3, 0)).toBe(0);
   });
 });
