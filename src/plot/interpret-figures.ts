@@ -23,17 +23,21 @@ export interface ScoreSeries {
   f1: readonly number[];
 }
 
-/** Histogram as fractions of the series' features, as plotted points at bin centres (a step outline). */
+/**
+ * Histogram as fractions of the series' features, drawn as a step outline: x the `[bins + 1]` edges, y each
+ * bin's fraction with the last repeated, so with shape "hv" every bin is a flat segment edge to edge.
+ */
 function fractionTrace(values: readonly number[], min: number, max: number, name: string, color: string, axis: "" | "2", showLegend: boolean): Record<string, unknown> {
   const bins = Math.round((max - min) / SCORE_BIN_WIDTH);
   const h = histogram(values, { bins, min, max });
   const total = Math.max(1, values.length);
+  const fractions = Array.from(h.counts, (c) => Number((c / total).toFixed(5)));
   return {
     type: "scatter",
     mode: "lines",
-    line: { shape: "hvh", color, width: 2 },
-    x: Array.from(h.edges.subarray(0, bins), (e, i) => Number(((e + h.edges[i + 1]!) / 2).toFixed(4))),
-    y: Array.from(h.counts, (c) => Number((c / total).toFixed(5))),
+    line: { shape: "hv", color, width: 2 },
+    x: Array.from(h.edges, (e) => Number(e.toFixed(4))),
+    y: [...fractions, fractions[bins - 1]!],
     name,
     legendgroup: name,
     showlegend: showLegend,
@@ -55,7 +59,7 @@ export function scoreHistogramsFigure(title: string, series: readonly ScoreSerie
     const name = `${s.name} (mean r ${Number.isNaN(mp) ? "–" : mp.toFixed(2)})`;
     return [fractionTrace(s.pearson, -1, 1, name, color, "", true), fractionTrace(s.f1, 0, 1, name, color, "2", false)];
   });
-  const layout = baseLayout(title, { width: 1000, height: 450, showLegend: true });
+  const layout = baseLayout(title, { width: 1000, height: 500, showLegend: true });
   const axis = layout.xaxis as Record<string, unknown>;
   return {
     data,
@@ -65,7 +69,8 @@ export function scoreHistogramsFigure(title: string, series: readonly ScoreSerie
       yaxis: { ...axis, title: { text: "fraction of labelled features" }, rangemode: "tozero" },
       xaxis2: { ...axis, domain: [0.56, 1], range: [0, 1], anchor: "y2", title: { text: "F1 (prediction > 0 = fires)" } },
       yaxis2: { ...axis, anchor: "x2", rangemode: "tozero" },
-      legend: { x: 0.01, xanchor: "left", y: 0.99, yanchor: "top", bgcolor: "rgba(255,255,255,0.7)" },
+      legend: { orientation: "h", x: 0, xanchor: "left", y: -0.22, yanchor: "top" },
+      margin: { ...(layout.margin as Record<string, unknown>), b: 110 },
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Tests for src/plot/interpret-figures.ts (METHOD.md §4, the paper's Figure 3): Pearson and F1 histograms
- * of labelled features, one outline pair per SAE, as fractions at bin centres, in a plain-JSON spec.
+ * of labelled features, one outline pair per SAE, as fractions per bin drawn edge to edge, in a plain-JSON spec.
  */
 import { describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
@@ -41,20 +41,25 @@ describe("scoreHistogramsFigure", () => {
     expect((spec.layout.title as { text: string }).text).toBe("astro-ph: label scores by SAE size (baseline scorer)");
   });
 
-  it("puts 20 Pearson bins of width 0.1 centred −0.95 … 0.95 and 10 F1 bins centred 0.05 … 0.95", () => {
+  it("puts 20 Pearson bins of width 0.1 on edges −1 … 1 and 10 F1 bins on edges 0 … 1, the last fraction repeated", () => {
     expect(SCORE_BIN_WIDTH).toBe(0.1);
-    const pearsonCentres = Array.from({ length: 20 }, (_, i) => Number((-0.95 + i * 0.1).toFixed(4)));
-    const f1Centres = Array.from({ length: 10 }, (_, i) => Number((0.05 + i * 0.1).toFixed(4)));
+    const pearsonEdges = Array.from({ length: 21 }, (_, i) => Number((-1 + i * 0.1).toFixed(4)));
+    const f1Edges = Array.from({ length: 11 }, (_, i) => Number((i * 0.1).toFixed(4)));
     for (let s = 0; s < 3; s++) {
-      expect(spec.data[2 * s]!.x).toEqual(pearsonCentres);
-      expect(spec.data[2 * s + 1]!.x).toEqual(f1Centres);
-      expect(spec.data[2 * s]!.y).toHaveLength(20);
-      expect(spec.data[2 * s + 1]!.y).toHaveLength(10);
+      expect(spec.data[2 * s]!.x).toEqual(pearsonEdges);
+      expect(spec.data[2 * s + 1]!.x).toEqual(f1Edges);
+      const [py, fy] = [spec.data[2 * s]!.y as number[], spec.data[2 * s + 1]!.y as number[]];
+      expect(py).toHaveLength(21);
+      expect(fy).toHaveLength(11);
+      expect(py[20]).toBe(py[19]);
+      expect(fy[10]).toBe(fy[9]);
+      expect(spec.data[2 * s]!.line).toMatchObject({ shape: "hv" });
     }
   });
 
   it("plots fractions of the series' features that sum to 1, end points in the end bins", () => {
-    const [p, f] = [spec.data[0]!, spec.data[1]!];
+    const bars = (t: { y?: unknown }): number[] => (t.y as number[]).slice(0, -1);
+    const [p, f] = [{ y: bars(spec.data[0]!) }, { y: bars(spec.data[1]!) }];
     expect(sum(p.y)).toBeCloseTo(1, 4);
     expect(sum(f.y)).toBeCloseTo(1, 4);
     // Pearson [-1, -0.95, 0.05, 0.55, 0.55, 1]: bins [-1, -0.9) ×2, [0, 0.1) ×1, [0.5, 0.6) ×2, [0.9, 1] ×1.
@@ -66,12 +71,12 @@ describe("scoreHistogramsFigure", () => {
     expect(py.filter((v) => v > 0)).toHaveLength(4);
     // F1 [0, 0.35, 0.8, 1]: bins 0, 3, 8, 9 (1 is in the closed last bin).
     expect(f.y).toEqual([0.25, 0, 0, 0.25, 0, 0, 0, 0, 0.25, 0.25]);
-    const f2 = spec.data[3]!.y as number[];
+    const f2 = bars(spec.data[3]!);
     expect(f2[5]).toBe(1);
-    expect(sum(spec.data[2]!.y)).toBeCloseTo(1, 4);
+    expect(sum(bars(spec.data[2]!))).toBeCloseTo(1, 4);
     // An empty series plots zeros, not NaN.
-    expect(spec.data[4]!.y).toEqual(new Array(20).fill(0));
-    expect(spec.data[5]!.y).toEqual(new Array(10).fill(0));
+    expect(spec.data[4]!.y).toEqual(new Array(21).fill(0));
+    expect(spec.data[5]!.y).toEqual(new Array(11).fill(0));
   });
 
   it("shows each SAE's mean Pearson in the legend", () => {
