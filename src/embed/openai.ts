@@ -16,7 +16,7 @@
 import { z } from "zod";
 import { SaerchError, describeError } from "../core/errors.js";
 import type { Embedder, EmbedProgress } from "./embedder.js";
-import { mapWithConcurrency, retryAfterFromHeaders, withRetries } from "./retry.js";
+import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, mapWithConcurrency, retryAfterFromHeaders, withRetries } from "./retry.js";
 
 /** OpenAI's public endpoint; the only base URL that requires an API key. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
@@ -143,41 +143,11 @@ export type OpenAIEmbedOptionsInput = z.input<typeof OpenAIEmbedOptions>;
 export type EmbedRequestFailure = "http" | "timeout" | "network" | "malformed" | "invalid";
 
 /** One failed embeddings request: HTTP status and server message where there was a reply. */
-export class EmbedRequestError extends SaerchError {
-  readonly kind: EmbedRequestFailure;
-  /** HTTP status, when the server replied. */
-  readonly status: number | undefined;
-  /** The server's error message (its `error.message`, else the body text), when it sent one. */
-  readonly serverMessage: string | undefined;
-  /** True when another attempt may succeed. */
-  readonly retryable: boolean;
-  /** The wait the server asked for, in ms. */
-  readonly retryAfterMs: number | undefined;
-
-  constructor(
-    kind: EmbedRequestFailure,
-    message: string,
-    extra: { status?: number; serverMessage?: string; retryable: boolean; retryAfterMs?: number; fix?: string },
-  ) {
-    super(message, extra.fix);
-    this.name = "EmbedRequestError";
-    this.kind = kind;
-    this.status = extra.status;
-    this.serverMessage = extra.serverMessage;
-    this.retryable = extra.retryable;
-    this.retryAfterMs = extra.retryAfterMs;
-  }
-}
+export class EmbedRequestError extends ApiRequestError<EmbedRequestFailure> {}
 
 /** The same failure with `context` prefixed to its message. */
 function withContext(err: EmbedRequestError, context: string): EmbedRequestError {
-  return new EmbedRequestError(err.kind, `${context}: ${err.message.split("\n  fix: ")[0]}`, {
-    retryable: err.retryable,
-    ...(err.status !== undefined ? { status: err.status } : {}),
-    ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-    ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
-    ...(err.fix !== undefined ? { fix: err.fix } : {}),
-  });
+  return new EmbedRequestError(err.kind, `${context}: ${err.bareMessage}`, err.details());
 }
 
 /** Estimated token count of a text: ceil(UTF-8 bytes / bytesPerToken) (conservative; see the header). */
@@ -446,8 +416,8 @@ export function createOpenAIEmbedder(input: OpenAIEmbedOptionsInput = {}): Embed
               maxRetries: o.maxRetries,
               baseDelayMs: o.initialBackoffMs,
               maxDelayMs: o.maxBackoffMs,
-              isRetryable: (err) => err instanceof EmbedRequestError && err.retryable,
-              retryAfterMs: (err) => (err instanceof EmbedRequestError ? err.retryAfterMs : undefined),
+              isRetryable: isRetryableApiError,
+              retryAfterMs: apiRetryAfterMs,
               signal,
               label: what,
             },

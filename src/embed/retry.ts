@@ -16,6 +16,68 @@ const JITTER_FLOOR = 0.5;
 const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
 const MS_PER_SECOND = 1000;
 
+/** What is known about one failed request to a remote API. */
+export interface ApiFailureDetails {
+  /** True when another attempt may succeed. */
+  retryable: boolean;
+  /** HTTP status, when the server replied with an error status. */
+  status?: number;
+  /** The server's error message (its `error.message`, else the body text), quoted. */
+  serverMessage?: string;
+  /** The wait the server asked for (Retry-After), in ms. */
+  retryAfterMs?: number;
+  /** What to do about it. */
+  fix?: string;
+}
+
+/**
+ * One failed request to a remote API (the embeddings provider, the LLM client): the kind of failure, the
+ * server's word on it, and whether and when to retry. Providers subclass it with their own failure kinds.
+ */
+export class ApiRequestError<K extends string = string> extends SaerchError {
+  readonly kind: K;
+  readonly status: number | undefined;
+  readonly serverMessage: string | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(kind: K, message: string, extra: ApiFailureDetails) {
+    super(message, extra.fix);
+    this.name = new.target.name;
+    this.kind = kind;
+    this.status = extra.status;
+    this.serverMessage = extra.serverMessage;
+    this.retryable = extra.retryable;
+    this.retryAfterMs = extra.retryAfterMs;
+  }
+
+  /** The message without its "fix:" line. */
+  get bareMessage(): string {
+    return this.fix === undefined ? this.message : this.message.slice(0, this.message.length - `\n  fix: ${this.fix}`.length);
+  }
+
+  /** The details, to report the same failure with another message. */
+  details(): ApiFailureDetails {
+    return {
+      retryable: this.retryable,
+      ...(this.status !== undefined ? { status: this.status } : {}),
+      ...(this.serverMessage !== undefined ? { serverMessage: this.serverMessage } : {}),
+      ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
+      ...(this.fix !== undefined ? { fix: this.fix } : {}),
+    };
+  }
+}
+
+/** `withRetries`' `isRetryable` for API clients: an ApiRequestError that says so. */
+export function isRetryableApiError(err: unknown): boolean {
+  return err instanceof ApiRequestError && err.retryable;
+}
+
+/** `withRetries`' `retryAfterMs` for API clients: the wait an ApiRequestError carries. */
+export function apiRetryAfterMs(err: unknown): number | undefined {
+  return err instanceof ApiRequestError ? err.retryAfterMs : undefined;
+}
+
 /** How `withRetries` decides whether, and how long, to wait before another attempt. */
 export interface RetryOptions {
   /** Retries after the first attempt; `maxRetries + 1` attempts in all. */

@@ -17,7 +17,7 @@
 import OpenAI from "openai";
 import { z } from "zod";
 import { SaerchError, describeError } from "../core/errors.js";
-import { retryAfterFromHeaders, withRetries } from "../embed/retry.js";
+import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, retryAfterFromHeaders, withRetries } from "../embed/retry.js";
 import { OPENAI_CHAT_BASE_URL, type LlmConfig } from "./config.js";
 import { estimatePromptTokens, estimateTokens } from "./cost.js";
 import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "./types.js";
@@ -38,42 +38,11 @@ const CHAT_ROLES: ReadonlySet<string> = new Set(["system", "user", "assistant"])
 export type LlmFailure = "http" | "timeout" | "network" | "malformed" | "empty" | "refused" | "request";
 
 /** One failed chat-completion attempt (or a request that cannot be sent), with the server's word on it. */
-export class LlmRequestError extends SaerchError {
-  readonly kind: LlmFailure;
-  /** HTTP status, when the server replied with an error status. */
-  readonly status: number | undefined;
-  /** The server's error message (its `error.message`, else the body text), quoted up to 500 chars. */
-  readonly serverMessage: string | undefined;
-  /** True when another attempt may succeed. */
-  readonly retryable: boolean;
-  /** The wait the server asked for (Retry-After), in ms. */
-  readonly retryAfterMs: number | undefined;
-
-  constructor(
-    kind: LlmFailure,
-    message: string,
-    extra: { retryable: boolean; status?: number; serverMessage?: string; retryAfterMs?: number; fix?: string },
-  ) {
-    super(message, extra.fix);
-    this.name = "LlmRequestError";
-    this.kind = kind;
-    this.status = extra.status;
-    this.serverMessage = extra.serverMessage;
-    this.retryable = extra.retryable;
-    this.retryAfterMs = extra.retryAfterMs;
-  }
-}
+export class LlmRequestError extends ApiRequestError<LlmFailure> {}
 
 /** The same failure with `context` prefixed to its message (the fix kept once). */
 function withContext(err: LlmRequestError, context: string): LlmRequestError {
-  const message = err.fix === undefined ? err.message : err.message.slice(0, err.message.length - `\n  fix: ${err.fix}`.length);
-  return new LlmRequestError(err.kind, `${context}, ${message}`, {
-    retryable: err.retryable,
-    ...(err.status !== undefined ? { status: err.status } : {}),
-    ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-    ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
-    ...(err.fix !== undefined ? { fix: err.fix } : {}),
-  });
+  return new LlmRequestError(err.kind, `${context}, ${err.bareMessage}`, err.details());
 }
 
 /** A 200 reply with no choices or blank content: retried (the next sample may well have text). */
@@ -293,8 +262,8 @@ export class OpenAiLlmClient implements LlmClient {
         maxRetries: this.cfg.maxRetries,
         baseDelayMs: this.cfg.baseDelayMs,
         maxDelayMs: this.cfg.maxDelayMs,
-        isRetryable: (err) => err instanceof LlmRequestError && err.retryable,
-        retryAfterMs: (err) => (err instanceof LlmRequestError ? err.retryAfterMs : undefined),
+        isRetryable: isRetryableApiError,
+        retryAfterMs: apiRetryAfterMs,
         ...(signal ? { signal } : {}),
         ...(this.random ? { random: this.random } : {}),
         ...(this.onRetry ? { onRetry: this.onRetry } : {}),
