@@ -6,27 +6,11 @@ import { describe, expect, it } from "vitest";
 import { chanceCleanFraction, cleanLabel, isVagueLabel, selectCleanFeatures } from "../../src/interpret/clean.js";
 import { CleanConfig } from "../../src/interpret/config.js";
 import type { LabelRecord } from "../../src/interpret/types.js";
+import { labelRecord } from "../helpers/label-record.js";
 
 const CFG = CleanConfig.parse({});
 
-function rec(feature: number, over: Partial<LabelRecord>): LabelRecord {
-  return {
-    feature,
-    status: "labelled",
-    label: "Label",
-    reasoning: "…",
-    pearson: 0.9,
-    f1: 0.9,
-    density: 0.01,
-    predictions: [0.9, 0.8, 0.7, -0.5, -0.6, -0.7],
-    truth: [1, 1, 1, 0, 0, 0],
-    unparsed: 0,
-    examples: { top: [], zero: [], heldOut: [] },
-    models: { interpreter: "gpt-4o", predictor: "gpt-4o-mini" },
-    scorer: "llm",
-    ...over,
-  };
-}
+const rec = labelRecord;
 
 describe("cleanLabel", () => {
   it("strips wrappers, the trailing period and boilerplate suffixes, repeatedly", () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { CleanConfig } from "../../src/interpret/config.js";
 import { exampleFeatureRows, paperComparisonRows, sizeLadder, titleOf } from "../../src/interpret/report.js";
 import type { LabelRecord } from "../../src/interpret/types.js";
+import { labelRecord } from "../helpers/label-record.js";
 
 describe("titleOf", () => {
   it("keeps the first paragraph with whitespace collapsed", () => {
@@ -113,22 +114,15 @@ describe("paperComparisonRows", () => {
 
 describe("exampleFeatureRows", () => {
   const clean = CleanConfig.parse({});
-  const rec = (feature: number, over: Partial<LabelRecord> = {}): LabelRecord => ({
-    feature,
-    status: "labelled",
-    label: `label ${feature}`,
-    reasoning: "r",
-    pearson: 0.9,
-    f1: 1,
-    density: 0.01,
-    predictions: [1, 1, 1, -1, -1, -1],
-    truth: [1, 1, 1, 0, 0, 0],
-    unparsed: 0,
-    examples: { top: [`t${feature}a`, `t${feature}b`, `t${feature}c`, `t${feature}d`, `t${feature}e`], zero: ["z"], heldOut: ["h"] },
-    models: { interpreter: "baseline:contrastive-terms", predictor: "baseline:label-similarity(x)" },
-    scorer: "baseline",
-    ...over,
-  });
+  const rec = (feature: number, over: Partial<LabelRecord> = {}): LabelRecord =>
+    labelRecord(feature, {
+      label: `label ${feature}`,
+      f1: 1,
+      examples: { top: [`t${feature}a`, `t${feature}b`, `t${feature}c`, `t${feature}d`, `t${feature}e`], zero: ["z"], heldOut: ["h"] },
+      models: { interpreter: "baseline:contrastive-terms", predictor: "baseline:label-similarity(x)" },
+      scorer: "baseline",
+      ...over,
+    });
   const titleOfId = (id: string): string => `Title of ${id}`;
 
   it("prefers clean features, best first, with the titles of the first three shown top abstracts", () => {
