@@ -48,6 +48,11 @@ export const BIGRAM_PREFERENCE = 0.8;
  */
 export const MIN_HALF_GAP = 0.01;
 
+/** The baseline's method names per role, as recorded in every label it makes. */
+export function baselineModels(embedderId: string): { interpreter: string; predictor: string } {
+  return { interpreter: "baseline:contrastive-terms", predictor: `baseline:label-similarity(${embedderId})` };
+}
+
 /** Everything the baseline scorer needs; the caller owns (and closes) the embedder behind the callbacks. */
 export interface BaselineScorerOptions {
   /** Label length, eligibility and bigrams. */
@@ -194,7 +199,7 @@ export class BaselineScorer implements FeatureScorer {
     this.#docFreq = opts.docFreq;
     this.#embedLabels = opts.embedLabels;
     this.#embeddingsOf = opts.embeddingsOf;
-    this.models = { interpreter: "baseline:contrastive-terms", predictor: `baseline:label-similarity(${opts.embedderId})` };
+    this.models = baselineModels(opts.embedderId);
   }
 
   /** Store rows whose terms are cached. */

@@ -232,31 +232,29 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
         }
       }
       try {
-        const interps = await scorer.interpret(tasks);
-        const items: Array<{ task: FeatureTask; label: string }> = [];
+        const interps = tasks.length > 0 ? await scorer.interpret(tasks) : [];
+        const items: Array<{ task: FeatureTask; label: string; reasoning: string }> = [];
         tasks.forEach((task, i) => {
           const it = interps[i]!;
           if (it instanceof Error) {
             log.append({ ...taskRecord(task, scorer), status: "failed", error: `interpreter: ${describeError(it)}` } satisfies LabelRecord);
             tick();
           } else {
-            items.push({ task, label: it.label });
+            items.push({ task, label: it.label, reasoning: it.reasoning });
           }
         });
-        const reasoningOf = new Map(tasks.map((t, i) => [t.feature, interps[i]!]));
-        const preds = await scorer.predict(items);
-        items.forEach(({ task, label }, i) => {
+        const preds = items.length > 0 ? await scorer.predict(items) : [];
+        items.forEach(({ task, label, reasoning }, i) => {
           const p = preds[i]!;
-          const interp = reasoningOf.get(task.feature) as { reasoning: string };
           if (p instanceof Error) {
-            log.append({ ...taskRecord(task, scorer), label, reasoning: interp.reasoning, status: "failed", error: `predictor: ${describeError(p)}` } satisfies LabelRecord);
+            log.append({ ...taskRecord(task, scorer), label, reasoning, status: "failed", error: `predictor: ${describeError(p)}` } satisfies LabelRecord);
           } else {
             const s = scorePredictions(task.truth, p);
             log.append({
               ...taskRecord(task, scorer),
               status: "labelled",
               label,
-              reasoning: interp.reasoning,
+              reasoning,
               pearson: s.pearson ?? null,
               f1: s.f1,
               predictions: p.map((x) => x.value),

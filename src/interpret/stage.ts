@@ -18,7 +18,7 @@ import { dataDir } from "../io/paths.js";
 import { loadCodes, type SparseCodes } from "../sae/encode.js";
 import { domainRows, type SaeDomainResult } from "../sae/stage.js";
 import { SweepConfig, splitRows, type SweepRecord } from "../scaling/sweep.js";
-import { BaselineScorer } from "./baseline.js";
+import { BaselineScorer, baselineModels } from "./baseline.js";
 import { InterpretConfig, type InterpretConfigInput } from "./config.js";
 import { BudgetedLlmClient, CostMeter, estimateLabellingCost, estimateTokens } from "./cost.js";
 import { buildFeatureIndex, selectExamples } from "./examples.js";
@@ -29,7 +29,7 @@ import { sizeLadder } from "./report.js";
 import { buildInterpreterMessages, buildPredictorMessages } from "./prompts.js";
 import { CachedLlmClient, RequestCache } from "./request-cache.js";
 import { buildDocFreq } from "./terms.js";
-import type { FeatureScorer, LlmClient, ScorerKind } from "./types.js";
+import type { FeatureScorer, FeatureTask, Interpretation, LlmClient, Prediction, ScorerKind } from "./types.js";
 
 /** The request cache shared by every interpretation run (keyed by request, so sharing is safe). */
 export const LLM_CACHE_FILE = "llm-cache.jsonl";
@@ -129,14 +129,45 @@ export function resolveScorerKind(config: InterpretConfig, env: NodeJS.ProcessEn
   return hasLlmCredentials(config.llm, env) ? "llm" : "baseline";
 }
 
-/** The embedder behind a store, for embedding baseline labels in the same space as its rows. */
-async function storeEmbedder(store: EmbeddingStore): Promise<Embedder> {
+/** The id of the embedder behind a store (labels must be embedded in the same space as its rows). */
+function storeEmbedderId(store: EmbeddingStore): string {
   const id = store.manifest.embedderId;
-  if (id.startsWith("use-lite:")) return createUseLiteEmbedder({});
+  if (id.startsWith("use-lite:")) return id;
   throw new SaerchError(
     `the baseline predictor needs the store's embedder (${id}) to embed labels, and builds only USE-lite itself`,
     "pass `embedder` to runInterpretStage (the same model that built the store), or use the LLM scorer",
   );
+}
+
+/**
+ * A scorer built on first use: rerunning a finished run never pays for building it (the baseline's term
+ * statistics over the corpus, loading the embedder).
+ */
+class LazyScorer implements FeatureScorer {
+  private inner: Promise<FeatureScorer> | undefined;
+
+  constructor(
+    readonly kind: ScorerKind,
+    readonly models: FeatureScorer["models"],
+    private readonly build: () => Promise<FeatureScorer>,
+  ) {}
+
+  private scorer(): Promise<FeatureScorer> {
+    this.inner ??= this.build();
+    return this.inner;
+  }
+
+  async interpret(tasks: readonly FeatureTask[]): Promise<Array<Interpretation | Error>> {
+    return (await this.scorer()).interpret(tasks);
+  }
+
+  async predict(items: ReadonlyArray<{ task: FeatureTask; label: string }>): Promise<Array<Prediction[] | Error>> {
+    return (await this.scorer()).predict(items);
+  }
+
+  async close(): Promise<void> {
+    if (this.inner !== undefined) await (await this.inner).close();
+  }
 }
 
 /** Document id and text of a store row. */
@@ -252,28 +283,36 @@ export async function runInterpretStage(args: InterpretStageArgs): Promise<Inter
   const docOf = docLookup(args.store, args.texts);
   const meter = new CostMeter(cfg.prices, cfg.budgetUsd);
   let llmScorer: LlmScorer | undefined;
-  let embedder: Embedder | undefined;
   let cache: RequestCache | undefined;
   if (kind === "llm") {
     cache = RequestCache.open(args.cachePath ?? join(dataDir(), "interpret", LLM_CACHE_FILE));
     const raw = args.client ?? new OpenAiLlmClient(cfg.llm);
     llmScorer = new LlmScorer(new BudgetedLlmClient(new CachedLlmClient(raw, cache), meter), cfg.llm);
-  } else {
-    embedder = args.embedder ?? (await storeEmbedder(args.store));
   }
-  const baselineFor = (target: InterpretTarget, emb: Embedder): BaselineScorer =>
-    new BaselineScorer({
-      config: cfg.baseline,
-      docFreq: buildDocFreq(Array.from(target.rowsN, (r) => docOf(r).text), { bigrams: cfg.baseline.bigrams }),
-      embedLabels: (labels) => emb.embed(labels),
-      embeddingsOf: (rows) => args.store.gather(rows),
-      embedderId: emb.id,
+  // The baseline's embedder (built from the store's manifest unless given) is loaded only if a run has work.
+  const embedderId = kind === "baseline" ? (args.embedder?.id ?? storeEmbedderId(args.store)) : "";
+  let ownEmbedder: Promise<Embedder> | undefined;
+  const labelEmbedder = (): Promise<Embedder> => {
+    if (args.embedder !== undefined) return Promise.resolve(args.embedder);
+    ownEmbedder ??= createUseLiteEmbedder({});
+    return ownEmbedder;
+  };
+  const baselineFor = (target: InterpretTarget): FeatureScorer =>
+    new LazyScorer("baseline", baselineModels(embedderId), async () => {
+      const emb = await labelEmbedder();
+      return new BaselineScorer({
+        config: cfg.baseline,
+        docFreq: buildDocFreq(Array.from(target.rowsN, (r) => docOf(r).text), { bigrams: cfg.baseline.bigrams }),
+        embedLabels: (labels) => emb.embed(labels),
+        embeddingsOf: (rows) => args.store.gather(rows),
+        embedderId,
+      });
     });
   const results: InterpretResult[] = [];
   try {
     for (const target of args.targets) {
       const codes = checkCodes(target);
-      const targetScorer: FeatureScorer = llmScorer ?? baselineFor(target, embedder!);
+      const targetScorer: FeatureScorer = llmScorer ?? baselineFor(target);
       const run = artefactRun("interpret", runConfig(cfg, target, kind, targetScorer.models), `${target.name}-${kind}`);
       const res = await labelFeatures({
         dir: run.dir,
@@ -294,7 +333,8 @@ export async function runInterpretStage(args: InterpretStageArgs): Promise<Inter
   } finally {
     await llmScorer?.close();
     cache?.close();
-    if (embedder !== undefined && args.embedder === undefined) await embedder.close();
+    // An embedder that failed to load has nothing to close (its error already reached the caller).
+    await ownEmbedder?.then((e) => e.close(), () => undefined);
   }
   return results;
 }
