@@ -16,7 +16,7 @@ import { rowTopK } from "../core/topk.js";
 import { normalizeRowsInPlace } from "../core/vector.js";
 import type { ResolvedSaeConfig } from "./config.js";
 import { cloneAdamState, cloneParams, DeadLatentTracker, type SaeParams } from "./params.js";
-import { checkParamsForConfig, checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
+import { batchVariance, checkParamsForConfig, checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
 
 /** PyTorch clip_grad_norm_'s guard: coef = gradClip / (norm + 1e-6). */
 const CLIP_NORM_EPS = 1e-6;
@@ -246,16 +246,6 @@ function preActivations(
     }
   }
   return hBF;
-}
-
-/** mean_{b,i}((colmean_i − y[b, i])²) in float64. */
-function batchVariance(yBD: Float64Array, b: number, d: number): number {
-  const meanD = new Float64Array(d);
-  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) meanD[i]! += yBD[r * d + i]!;
-  for (let i = 0; i < d; i++) meanD[i]! /= b;
-  let acc = 0;
-  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) acc += (meanD[i]! - yBD[r * d + i]!) ** 2;
-  return acc / (b * d);
 }
 
 /** mean((a − b)²) in float64. */

@@ -23,7 +23,7 @@ import { adamRowsInPlace, sumSquares, type AdamScalars } from "./cpu-kernels.js"
 import { CpuKernels } from "./cpu-step.js";
 import { buildSelectGraph, buildStepGraph, momentName, nextName, PARAM_NAMES, type ParamName } from "./onnx-graph.js";
 import { cloneAdamState, cloneParams, DeadLatentTracker, type AdamState, type SaeParams } from "./params.js";
-import { checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
+import { batchVariance, checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
 
 /** PyTorch clip_grad_norm_'s guard: coef = gradClip / (norm + 1e-6). */
 const CLIP_NORM_EPS = 1e-6;
@@ -46,16 +46,6 @@ export interface OnnxStepOptions {
   update?: OnnxUpdate;
   /** Write onnxruntime's per-node profile (JSON) to a file starting with this prefix when the engine closes. */
   profilePrefix?: string;
-}
-
-/** mean_{b,i}((x̄_i − x[b, i])²) in float64 (inputs already checked finite). */
-function batchVariance(xBD: Float32Array, b: number, d: number): number {
-  const meanD = new Float64Array(d);
-  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) meanD[i]! += xBD[r * d + i]!;
-  for (let i = 0; i < d; i++) meanD[i]! /= b;
-  let acc = 0;
-  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) acc += (meanD[i]! - xBD[r * d + i]!) ** 2;
-  return acc / (b * d);
 }
 
 type OrtModule = typeof Ort;

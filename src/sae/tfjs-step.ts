@@ -20,7 +20,7 @@ import { SaerchError } from "../core/errors.js";
 import type { ResolvedSaeConfig } from "./config.js";
 import { DeadLatentTracker, type AdamState, type SaeParams } from "./params.js";
 import { loadTfjs, selectTfjsBackend, type TfjsBackendChoice, type TfjsRuntime, type TfModule } from "./tfjs-backend.js";
-import { checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
+import { batchVariance, checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
 
 /** PyTorch clip_grad_norm_'s guard: coef = gradClip / (norm + 1e-6). */
 const CLIP_NORM_EPS = 1e-6;
@@ -106,18 +106,8 @@ function meanSquare(tf: TfModule, aBD: Tf.Tensor2D): Tf.Scalar {
 }
 
 /** mean_{b,i}((colmean_i − y[b, i])²) of a batch, on tfjs. */
-function batchVariance(tf: TfModule, yBD: Tf.Tensor2D): Tf.Scalar {
+function batchVarianceTf(tf: TfModule, yBD: Tf.Tensor2D): Tf.Scalar {
   return meanSquare(tf, tf.sub(tf.mean(yBD, 0), yBD));
-}
-
-/** mean_{b,i}((colmean_i − x[b, i])²) in float64 (the NMSE denominator depends on the data only). */
-function batchVariance64(xBD: Float32Array, b: number, d: number): number {
-  const meanD = new Float64Array(d);
-  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) meanD[i]! += xBD[r * d + i]!;
-  for (let i = 0; i < d; i++) meanD[i]! /= b;
-  let acc = 0;
-  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) acc += (meanD[i]! - xBD[r * d + i]!) ** 2;
-  return acc / (b * d);
 }
 
 /**
@@ -168,7 +158,7 @@ export class TfjsTrainStep implements TrainStep {
     if (this.closed) throw new SaerchError("tfjs SAE step: step() after close()");
     const { d, n, kAux } = this.config;
     const b = checkTrainBatch(xBD, this.config.d, "tfjs SAE step");
-    const denom = batchVariance64(xBD, b, d);
+    const denom = batchVariance(xBD, b, d);
     if (!(denom > 0)) {
       throw new SaerchError(
         `tfjs SAE step: the ${b} batch rows are identical, so the NMSE denominator mean((x̄ − x)²) is 0`,
@@ -251,7 +241,7 @@ export class TfjsTrainStep implements TrainStep {
       const eBD = detach(tf, tf.sub<Tf.Tensor2D>(xBD, xHatBD));
       // auxk = mean((ê − e)²) / mean((ē − e)²); 0 when every row's residual is identical (nothing to explain),
       // with a NaN-free gradient: spread = sign(denomA) ∈ {0, 1} (sign has a gradient in tfjs, comparisons do not).
-      const denomA = batchVariance(tf, eBD);
+      const denomA = batchVarianceTf(tf, eBD);
       const spread = tf.sign(denomA);
       auxk = tf.mul(spread, tf.div(meanSquare(tf, tf.sub(eHatBD, eBD)), tf.add(denomA, tf.sub(1, spread))));
     }

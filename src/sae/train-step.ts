@@ -99,3 +99,16 @@ export function checkTrainBatch(xBD: Float32Array, d: number, who: string): numb
   }
   return b;
 }
+
+/**
+ * The NMSE denominator of a batch: mean_{b,i}((x̄_i − x[b, i])²) with x̄ the `[D]` column means of the
+ * `[B, D]` batch, accumulated in float64 so every engine divides by the same value.
+ */
+export function batchVariance(xBD: ArrayLike<number>, b: number, d: number): number {
+  const meanD = new Float64Array(d);
+  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) meanD[i]! += xBD[r * d + i]!;
+  for (let i = 0; i < d; i++) meanD[i]! /= b;
+  let acc = 0;
+  for (let r = 0; r < b; r++) for (let i = 0; i < d; i++) acc += (meanD[i]! - xBD[r * d + i]!) ** 2;
+  return acc / (b * d);
+}
