@@ -5,6 +5,7 @@
  * store; an interrupted run resumes from its last complete shard.
  */
 import { readNpyHeader } from "../io/npy.js";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { docText } from "../corpus/document.js";
 import { type CorpusSelection, selectCorpus } from "../corpus/select.js";
@@ -39,6 +40,17 @@ export interface EmbedStageResult {
   embedded: number;
   /** True when a finished store with this config already existed. */
   reused: boolean;
+}
+
+/**
+ * Domain label of every row of a store, from the `domains.json` that runEmbedStage writes beside it.
+ * @returns `[N]` labels in store-row order
+ * @throws SaerchError naming the fix when the store has no labels
+ */
+export function readStoreDomains(store: Pick<EmbeddingStore, "dir">): string[] {
+  const path = join(store.dir, DOMAINS_FILE);
+  if (!existsSync(path)) throw new SaerchError(`${path} is missing: the store has no domain labels`, "build the store with runEmbedStage (notebook 01)");
+  return JSON.parse(readFileSync(path, "utf8")) as string[];
 }
 
 /** Build the embedder a provider section describes (not for "npy", which adopts vectors). */

@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import type { z } from "zod";
 import { SaerchError } from "../core/errors.js";
 import type { Embedder } from "../embed/embedder.js";
-import { DOMAINS_FILE } from "../embed/stage.js";
+import { readStoreDomains } from "../embed/stage.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import { createUseLiteEmbedder } from "../embed/use-lite.js";
 import { artefactRun } from "../io/artefact.js";
@@ -70,7 +70,7 @@ export function sweepTargets(
   const sweep = artefactRun("scaling", { embedderId: store.manifest.embedderId, store: basename(store.dir), sweep: cfg }, "sweep");
   const resultsPath = join(sweep.dir, "results.json");
   if (!existsSync(resultsPath)) throw new SaerchError(`${resultsPath} is missing: the sweep has not finished`, "run notebook 03 (the scaling sweep) first");
-  const labels = storeLabels(store);
+  const labels = readStoreDomains(store);
   const records = JSON.parse(readFileSync(resultsPath, "utf8")) as SweepRecord[];
   return records.filter(pick).map((r) => ({
     name: `${r.domain}-sweep-n${r.n}-k${r.k}`,
@@ -90,13 +90,6 @@ export function sweepLadderTargets(store: EmbeddingStore, sweepInput: z.input<ty
   const cfg = SweepConfig.parse(sweepInput);
   const ladder = sizeLadder(cfg.nMultiples.map((m) => Math.round(m * store.dim)), cfg.ks);
   return sweepTargets(store, sweepInput, (r) => ladder.some((c) => c.n === r.n && c.k === r.k));
-}
-
-/** Domain label of every store row (`domains.json` beside the store). */
-function storeLabels(store: EmbeddingStore): string[] {
-  const path = join(store.dir, DOMAINS_FILE);
-  if (!existsSync(path)) throw new SaerchError(`${path} is missing: the store has no domain labels`, "build the store with runEmbedStage (notebook 01)");
-  return JSON.parse(readFileSync(path, "utf8")) as string[];
 }
 
 /** Arguments of runInterpretStage. */

@@ -3,12 +3,12 @@
  * that domain's rows (resumable, under `data/sae/<runId>/`), encode the rows to sparse codes, and report
  * reconstruction quality and per-feature statistics. Rerunning with the same config reopens finished runs.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SaerchError } from "../core/errors.js";
 import { artefactRun } from "../io/artefact.js";
 import { readJsonlLog } from "../io/jsonl.js";
-import { DOMAINS_FILE } from "../embed/stage.js";
+import { readStoreDomains } from "../embed/stage.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import type { ResolvedSaeConfig, SaeConfigInput } from "./config.js";
 import { CODES_INDICES_FILE, encodeStore, type FeatureStats, featureStats, loadCodes, reconstructionReport } from "./encode.js";
@@ -59,11 +59,7 @@ export function domainRows(labels: readonly string[], domain: string): Int32Arra
  * @param sae the SAE config without `d` (taken from the store), e.g. `saePreset(profile, d)`
  */
 export async function runSaeStage(store: EmbeddingStore, domains: string[], sae: Omit<SaeConfigInput, "d">): Promise<SaeDomainResult[]> {
-  const labelsPath = join(store.dir, DOMAINS_FILE);
-  if (!existsSync(labelsPath)) {
-    throw new SaerchError(`${labelsPath} is missing: the store has no domain labels`, "build the store with runEmbedStage (notebook 01)");
-  }
-  const labels = JSON.parse(readFileSync(labelsPath, "utf8")) as string[];
+  const labels = readStoreDomains(store);
   const results: SaeDomainResult[] = [];
   for (const domain of domains) {
     const rows = domainRows(labels, domain);
