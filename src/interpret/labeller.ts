@@ -14,7 +14,7 @@ import { SaerchError, describeError } from "../core/errors.js";
 import { progress as startProgress } from "../core/progress.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { JsonlAppender, readJsonlLog } from "../io/jsonl.js";
-import type { SparseCodes } from "../sae/encode.js";
+import { featureStats, type SparseCodes } from "../sae/encode.js";
 import { selectCleanFeatures } from "./clean.js";
 import type { InterpretConfig } from "./config.js";
 import { BudgetExceededError } from "./cost.js";
@@ -91,8 +91,17 @@ export interface LabelRunResult {
  * @returns records sorted by feature
  */
 export function readLabels(dir: string): LabelRecord[] {
+  return sortedRecords(latestRecords(dir));
+}
+
+/** The latest record of each feature in `dir/labels.jsonl`, by feature. */
+function latestRecords(dir: string): Map<number, LabelRecord> {
   const latest = new Map<number, LabelRecord>();
   for (const r of readJsonlLog<LabelRecord>(join(dir, LABELS_FILE))) latest.set(r.feature, r);
+  return latest;
+}
+
+function sortedRecords(latest: ReadonlyMap<number, LabelRecord>): LabelRecord[] {
   return [...latest.values()].sort((a, b) => a.feature - b.feature);
 }
 
@@ -153,6 +162,7 @@ function taskFor(
   index: FeatureIndex,
   args: LabelFeaturesArgs,
   feature: number,
+  density: number,
   eligible: (row: number) => boolean,
 ): FeatureTask | { feature: number; reason: string } {
   const { codes, rowsN, docOf, config } = args;
@@ -167,7 +177,6 @@ function taskFor(
     const { id, text } = docOf(storeRow);
     return { row: storeRow, id, text, activation };
   };
-  const density = (index.offsetsF1[feature + 1]! - index.offsetsF1[feature]!) / index.count;
   return {
     feature,
     density,
@@ -198,7 +207,8 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
   }
   const requested = requestedFeatures(config, n);
   const requestedSet = new Set(requested);
-  const done = new Set(readLabels(dir).filter((r) => r.status !== "failed").map((r) => r.feature));
+  const latest = latestRecords(dir);
+  const done = new Set([...latest.values()].filter((r) => r.status !== "failed").map((r) => r.feature));
   const todo = requested.filter((j) => !done.has(j));
   const minChars = config.examples.minChars;
   const longEnough = new Uint8Array(rowsN.length);
@@ -207,14 +217,20 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
   });
   const eligible = (row: number): boolean => longEnough[row] === 1;
   const index = buildFeatureIndex(codes, n);
+  // Density as everywhere else (METHOD.md §2): documents whose top-k holds the feature, whatever its value.
+  const densityF = featureStats(codes, n).densityF;
   const log = new JsonlAppender(join(dir, LABELS_FILE));
+  const append = (record: LabelRecord): void => {
+    log.append(record);
+    latest.set(record.feature, record);
+  };
+  const requestedRecords = (): LabelRecord[] => sortedRecords(latest).filter((r) => requestedSet.has(r.feature));
   const bar = args.quiet || todo.length === 0 ? undefined : startProgress(todo.length, `labelling (${scorer.kind})`, { unit: "features" });
   let finished = 0;
   const tick = (): void => bar?.update(++finished);
   let stopped: string | undefined;
   const writeSummary = (): LabelSummary => {
-    const records = readLabels(dir).filter((r) => requestedSet.has(r.feature));
-    const summary = { ...summarizeLabels(records, requested.length, scorer, config), ...(stopped ? { stopped } : {}), ...args.summaryExtra?.() };
+    const summary = { ...summarizeLabels(requestedRecords(), requested.length, scorer, config), ...(stopped ? { stopped } : {}), ...args.summaryExtra?.() };
     writeJsonAtomic(join(dir, SUMMARY_FILE), summary);
     return summary;
   };
@@ -222,10 +238,10 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
     for (let start = 0; start < todo.length && stopped === undefined; start += config.chunk) {
       const tasks: FeatureTask[] = [];
       for (const feature of todo.slice(start, start + config.chunk)) {
-        const t = taskFor(index, args, feature, eligible);
+        const density = densityF[feature]!;
+        const t = taskFor(index, args, feature, density, eligible);
         if ("reason" in t) {
-          const density = (index.offsetsF1[feature + 1]! - index.offsetsF1[feature]!) / index.count;
-          log.append({ ...recordBase({ feature, density }, scorer), status: "too-rare", error: t.reason } satisfies LabelRecord);
+          append({ ...recordBase({ feature, density }, scorer), status: "too-rare", error: t.reason } satisfies LabelRecord);
           tick();
         } else {
           tasks.push(t);
@@ -237,7 +253,7 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
         tasks.forEach((task, i) => {
           const it = interps[i]!;
           if (it instanceof Error) {
-            log.append({ ...taskRecord(task, scorer), status: "failed", error: `interpreter: ${describeError(it)}` } satisfies LabelRecord);
+            append({ ...taskRecord(task, scorer), status: "failed", error: `interpreter: ${describeError(it)}` } satisfies LabelRecord);
             tick();
           } else {
             items.push({ task, label: it.label, reasoning: it.reasoning });
@@ -247,10 +263,10 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
         items.forEach(({ task, label, reasoning }, i) => {
           const p = preds[i]!;
           if (p instanceof Error) {
-            log.append({ ...taskRecord(task, scorer), label, reasoning, status: "failed", error: `predictor: ${describeError(p)}` } satisfies LabelRecord);
+            append({ ...taskRecord(task, scorer), label, reasoning, status: "failed", error: `predictor: ${describeError(p)}` } satisfies LabelRecord);
           } else {
             const s = scorePredictions(task.truth, p);
-            log.append({
+            append({
               ...taskRecord(task, scorer),
               status: "labelled",
               label,
@@ -274,6 +290,5 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
     bar?.finish();
   }
   const summary = writeSummary();
-  const records = readLabels(dir).filter((r) => requestedSet.has(r.feature));
-  return { records, summary };
+  return { records: requestedRecords(), summary };
 }

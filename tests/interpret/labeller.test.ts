@@ -98,6 +98,13 @@ describe("labelFeatures", () => {
     expect(res.summary).toMatchObject({ features: 4, labelled: 3, tooRare: 1, failed: 0, pending: 0, meanPearson: 1, meanF1: 1, pearsonUndefined: 0 });
   });
 
+  it("records density as the fraction of documents whose top-k holds the feature, zero-valued entries included", async () => {
+    const codes = makeCodes();
+    codes.values[1] = 0; // document 0 keeps feature 3 in its top-k with activation 0
+    const res = await labelFeatures({ dir: join(root, "density"), codes, n: F, rowsN, docOf, scorer: new ScriptedScorer(), config: config(), quiet: true });
+    expect(res.records[3]!.density).toBe(1);
+  });
+
   it("resumes: a rerun asks the scorer nothing for finished features and retries failed ones", async () => {
     const dir = join(root, "resume");
     const first = new ScriptedScorer();
