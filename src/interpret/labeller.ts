@@ -16,7 +16,7 @@ import { writeJsonAtomic } from "../io/atomic.js";
 import { JsonlAppender, readJsonlLog } from "../io/jsonl.js";
 import { featureStats, type SparseCodes } from "../sae/encode.js";
 import { selectCleanFeatures } from "./clean.js";
-import type { InterpretConfig } from "./config.js";
+import type { ExamplesConfig, InterpretConfig } from "./config.js";
 import { BudgetExceededError } from "./cost.js";
 import { buildFeatureIndex, selectExamples, type FeatureIndex } from "./examples.js";
 import { meanDefined, scorePredictions } from "./scores.js";
@@ -157,19 +157,51 @@ export function summarizeLabels(
   };
 }
 
-/** Build one feature's task from its example selection, or the reason it cannot be labelled. */
-function taskFor(
-  index: FeatureIndex,
-  args: LabelFeaturesArgs,
-  feature: number,
-  density: number,
-  eligible: (row: number) => boolean,
-): FeatureTask | { feature: number; reason: string } {
-  const { codes, rowsN, docOf, config } = args;
-  const sel = selectExamples(index, codes, feature, {
-    config: config.examples,
-    eligible,
+/** Where features' examples come from: an SAE's codes, their feature index and the documents behind its rows. */
+export interface ExampleSource {
+  /** `[N, K]` codes. */
+  codes: SparseCodes;
+  /** Per-feature inverted index of the codes. */
+  index: FeatureIndex;
+  /** `[N]` store row of each codes row. */
+  rowsN: Int32Array;
+  /** Document id and text of a store row. */
+  docOf: (storeRow: number) => { id: string; text: string };
+  /** How examples are chosen. */
+  examples: ExamplesConfig;
+  /** True for codes rows whose text is longer than `examples.minChars`. */
+  eligible: (row: number) => boolean;
+  /** `[N, D]` unit-norm embeddings in codes-row order, for hard negatives. */
+  embeddingsND?: Float32Array;
+  /** D, with embeddingsND. */
+  dim?: number;
+}
+
+/** Index the codes and mark the rows long enough to be examples, once per SAE. */
+export function exampleSource(args: Pick<LabelFeaturesArgs, "codes" | "n" | "rowsN" | "docOf" | "embeddingsND" | "dim"> & { examples: ExamplesConfig }): ExampleSource {
+  const { codes, rowsN, docOf, examples } = args;
+  const longEnoughN = new Uint8Array(rowsN.length);
+  rowsN.forEach((storeRow, i) => {
+    longEnoughN[i] = docOf(storeRow).text.length > examples.minChars ? 1 : 0;
+  });
+  return {
+    codes,
+    index: buildFeatureIndex(codes, args.n),
+    rowsN,
+    docOf,
+    examples,
+    eligible: (row) => longEnoughN[row] === 1,
     ...(args.embeddingsND !== undefined ? { embeddingsND: args.embeddingsND, dim: args.dim ?? 0 } : {}),
+  };
+}
+
+/** Build one feature's task from its example selection, or the reason it cannot be labelled. */
+export function featureTask(src: ExampleSource, feature: number, density: number): FeatureTask | { feature: number; reason: string } {
+  const { rowsN, docOf } = src;
+  const sel = selectExamples(src.index, src.codes, feature, {
+    config: src.examples,
+    eligible: src.eligible,
+    ...(src.embeddingsND !== undefined ? { embeddingsND: src.embeddingsND, dim: src.dim ?? 0 } : {}),
   });
   if (!sel.ok) return { feature, reason: sel.reason };
   const doc = (row: number, activation: number): ExampleDoc => {
@@ -201,7 +233,7 @@ function taskRecord(task: FeatureTask, scorer: FeatureScorer): Omit<LabelRecord,
  * @returns the latest record of each requested feature and the run's summary (also in summary.json)
  */
 export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunResult> {
-  const { dir, codes, n, rowsN, docOf, scorer, config } = args;
+  const { dir, codes, n, rowsN, scorer, config } = args;
   if (rowsN.length * codes.k !== codes.indices.length) {
     throw new SaerchError(`labelFeatures: ${rowsN.length} rows but codes hold ${codes.indices.length / codes.k} documents`);
   }
@@ -210,13 +242,7 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
   const latest = latestRecords(dir);
   const done = new Set([...latest.values()].filter((r) => r.status !== "failed").map((r) => r.feature));
   const todo = requested.filter((j) => !done.has(j));
-  const minChars = config.examples.minChars;
-  const longEnough = new Uint8Array(rowsN.length);
-  rowsN.forEach((storeRow, i) => {
-    longEnough[i] = docOf(storeRow).text.length > minChars ? 1 : 0;
-  });
-  const eligible = (row: number): boolean => longEnough[row] === 1;
-  const index = buildFeatureIndex(codes, n);
+  const src = exampleSource({ ...args, examples: config.examples });
   // Density as everywhere else (METHOD.md §2): documents whose top-k holds the feature, whatever its value.
   const densityF = featureStats(codes, n).densityF;
   const log = new JsonlAppender(join(dir, LABELS_FILE));
@@ -239,7 +265,7 @@ export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunRe
       const tasks: FeatureTask[] = [];
       for (const feature of todo.slice(start, start + config.chunk)) {
         const density = densityF[feature]!;
-        const t = taskFor(index, args, feature, density, eligible);
+        const t = featureTask(src, feature, density);
         if ("reason" in t) {
           append({ ...recordBase({ feature, density }, scorer), status: "too-rare", error: t.reason } satisfies LabelRecord);
           tick();

@@ -20,9 +20,8 @@ import { domainRows, type SaeDomainResult } from "../sae/stage.js";
 import { SweepConfig, splitRows, type SweepRecord } from "../scaling/sweep.js";
 import { BaselineScorer, baselineModels } from "./baseline.js";
 import { InterpretConfig, type InterpretConfigInput } from "./config.js";
-import { BudgetedLlmClient, CostMeter, estimateLabellingCost, estimateTokens } from "./cost.js";
-import { buildFeatureIndex, selectExamples } from "./examples.js";
-import { type LabelRunResult, labelFeatures, requestedFeatures } from "./labeller.js";
+import { BudgetedLlmClient, CostMeter, estimateLabellingCost, estimatePromptTokens } from "./cost.js";
+import { exampleSource, featureTask, type LabelRunResult, labelFeatures, requestedFeatures } from "./labeller.js";
 import { hasLlmCredentials, OpenAiLlmClient } from "./llm-client.js";
 import { LlmScorer } from "./llm-scorer.js";
 import { sizeLadder } from "./report.js";
@@ -224,25 +223,25 @@ export function estimateInterpretCost(args: {
 }): CostEstimate {
   const cfg = InterpretConfig.parse(args.config);
   const codes = checkCodes(args.target);
-  const docOf = docLookup(args.store, args.texts);
-  const index = buildFeatureIndex(codes, args.target.n);
-  const eligible = (row: number): boolean => docOf(args.target.rowsN[row]!).text.length > cfg.examples.minChars;
+  const src = exampleSource({
+    codes,
+    n: args.target.n,
+    rowsN: args.target.rowsN,
+    docOf: docLookup(args.store, args.texts),
+    examples: cfg.examples,
+    ...(cfg.examples.negatives === "hard" ? { embeddingsND: args.store.gather(args.target.rowsN), dim: args.store.dim } : {}),
+  });
   const label = Array.from({ length: cfg.dryRun.labelWords }, () => "word").join(" ");
-  const hard = cfg.examples.negatives === "hard" ? { embeddingsND: args.store.gather(args.target.rowsN), dim: args.store.dim } : {};
   let interp = 0;
   let pred = 0;
   let sampled = 0;
   let predSampled = 0;
   for (let j = 0; j < args.target.n && sampled < cfg.dryRun.sampleFeatures; j++) {
-    const sel = selectExamples(index, codes, j, { config: cfg.examples, eligible, ...hard });
-    if (!sel.ok) continue;
-    const doc = (row: number, activation: number): { row: number; id: string; text: string; activation: number } => ({ row, ...docOf(args.target.rowsN[row]!), activation });
-    const msgs = buildInterpreterMessages({ top: sel.top.map((e) => doc(e.row, e.activation)), zero: sel.zero.map((r) => doc(r, 0)) });
-    interp += estimateTokens(msgs.map((m) => m.content).join("\n"));
-    for (const r of [...sel.heldTop.map((e) => e.row), ...sel.heldZero]) {
-      pred += estimateTokens(buildPredictorMessages(label, docOf(args.target.rowsN[r]!).text).map((m) => m.content).join("\n"));
-      predSampled++;
-    }
+    const task = featureTask(src, j, 0);
+    if ("reason" in task) continue;
+    interp += estimatePromptTokens(buildInterpreterMessages(task));
+    for (const doc of task.heldOut) pred += estimatePromptTokens(buildPredictorMessages(label, doc.text));
+    predSampled += task.heldOut.length;
     sampled++;
   }
   if (sampled === 0) throw new SaerchError(`no feature of ${args.target.name} has enough examples to price`, "check examples.minChars and the counts");
