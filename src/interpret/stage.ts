@@ -13,11 +13,11 @@ import type { Embedder } from "../embed/embedder.js";
 import { readStoreDomains } from "../embed/stage.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import { createUseLiteEmbedder } from "../embed/use-lite.js";
-import { artefactRun } from "../io/artefact.js";
+import { artefactRun, runIdFor } from "../io/artefact.js";
 import { dataDir } from "../io/paths.js";
 import { loadCodes, type SparseCodes } from "../sae/encode.js";
 import { domainRows, type SaeDomainResult } from "../sae/stage.js";
-import { SweepConfig, splitRows, type SweepRecord } from "../scaling/sweep.js";
+import { SWEEP_RUN_PREFIX, SweepConfig, splitRows, sweepRunConfig, type SweepRecord } from "../scaling/sweep.js";
 import { BaselineScorer, baselineModels } from "./baseline.js";
 import { InterpretConfig, type InterpretConfigInput } from "./config.js";
 import { BudgetedLlmClient, CostMeter, estimateLabellingCost, estimatePromptTokens } from "./cost.js";
@@ -66,8 +66,8 @@ export function sweepTargets(
   pick: (r: Pick<SweepRecord, "domain" | "n" | "k">) => boolean = () => true,
 ): InterpretTarget[] {
   const cfg = SweepConfig.parse(sweepInput);
-  const sweep = artefactRun("scaling", { embedderId: store.manifest.embedderId, store: basename(store.dir), sweep: cfg }, "sweep");
-  const resultsPath = join(sweep.dir, "results.json");
+  // The sweep's directory, found without creating it (runSweep makes it).
+  const resultsPath = join(dataDir(), "scaling", runIdFor(sweepRunConfig(store, cfg), SWEEP_RUN_PREFIX), "results.json");
   if (!existsSync(resultsPath)) throw new SaerchError(`${resultsPath} is missing: the sweep has not finished`, "run notebook 03 (the scaling sweep) first");
   const labels = readStoreDomains(store);
   const records = JSON.parse(readFileSync(resultsPath, "utf8")) as SweepRecord[];

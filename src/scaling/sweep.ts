@@ -129,6 +129,14 @@ const COLUMNS = [
   "seconds",
 ] as const;
 
+/** Run-id prefix of a sweep's directory (`data/scaling/sweep-<hash>`). */
+export const SWEEP_RUN_PREFIX = "sweep";
+
+/** The config a sweep's run id is derived from: the store it trains on and the parsed sweep config. */
+export function sweepRunConfig(store: Pick<EmbeddingStore, "dir" | "manifest">, cfg: SweepConfig): Record<string, unknown> {
+  return { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), sweep: cfg };
+}
+
 /**
  * Run (or resume) every cell of a sweep on an embedding store whose `domains.json` labels its rows, and
  * save the results table as `results.csv` / `results.json` in `data/scaling/<sweepId>/`.
@@ -144,7 +152,7 @@ export async function runSweep(
   if (!parsed.success) throw new SaerchError(`invalid sweep config: ${parsed.error.message}`);
   const cfg = parsed.data;
   const d = store.dim;
-  const sweep = artefactRun("scaling", { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), sweep: cfg }, "sweep");
+  const sweep = artefactRun("scaling", sweepRunConfig(store, cfg), SWEEP_RUN_PREFIX);
   const total = cfg.domains.length * cfg.nMultiples.length * cfg.ks.length;
   const records: SweepRecord[] = [];
   for (const domain of cfg.domains) {

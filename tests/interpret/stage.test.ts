@@ -35,12 +35,12 @@ import {
   targetFromSae,
 } from "../../src/interpret/stage.js";
 import type { ChatMessage, LabelRecord } from "../../src/interpret/types.js";
-import { artefactRun } from "../../src/io/artefact.js";
+import { artefactRun, runIdFor } from "../../src/io/artefact.js";
 import { readJsonl, readJsonlLog } from "../../src/io/jsonl.js";
 import { readNpy, writeNpy } from "../../src/io/npy.js";
-import { sharedDir, sharedPath } from "../../src/io/paths.js";
+import { dataDir, sharedDir, sharedPath } from "../../src/io/paths.js";
 import { domainRows, runSaeStage, type SaeDomainResult } from "../../src/sae/stage.js";
-import { SweepConfig, splitRows } from "../../src/scaling/sweep.js";
+import { SWEEP_RUN_PREFIX, SweepConfig, splitRows, sweepRunConfig } from "../../src/scaling/sweep.js";
 import { type OpenAITestServer, type RecordedRequest, startOpenAIServer } from "../helpers/openai-server.js";
 
 const root = mkdtempSync(join(tmpdir(), "saerch-interpret-stage-"));
@@ -370,7 +370,11 @@ describe("on a synthetic store", () => {
   it("sweepTargets reads a finished sweep's cells; sweepLadderTargets keeps the size ladder", () => {
     const sweepInput = { domains: ["x"], nMultiples: [1, 2], ks: [2, 4], heldOutFraction: 0.2, splitSeed: 3 };
     expect(() => sweepTargets(store, sweepInput)).toThrow(/results\.json is missing: the sweep has not finished[\s\S]*notebook 03/);
+    // Looking for an unfinished sweep leaves no directory behind.
+    const sweepDir = join(dataDir(), "scaling", runIdFor(sweepRunConfig(store, SweepConfig.parse(sweepInput)), SWEEP_RUN_PREFIX));
+    expect(existsSync(sweepDir)).toBe(false);
     const sweep = artefactRun("scaling", { embedderId: store.manifest.embedderId, store: basename(store.dir), sweep: SweepConfig.parse(sweepInput) }, "sweep");
+    expect(sweep.dir).toBe(sweepDir);
     const cells = [
       { n: 16, k: 2 },
       { n: 16, k: 4 },
