@@ -27,19 +27,10 @@ import {
 import { hasAnyCategory, stratifiedSample } from "../../src/corpus/select.js";
 import { CorpusStatsAccumulator } from "../../src/corpus/stats.js";
 import { repoPath, sharedDir, sharedPath } from "../../src/io/paths.js";
+import { rejection } from "../helpers/rejection.js";
 
 const FIX = repoPath("tests", "fixtures", "corpus");
 const fixture = (name: string): string => join(FIX, name);
-
-/** The error an async function rejects with (fails the test if it resolves). */
-async function rejection(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 let dir: string;
 beforeAll(() => {

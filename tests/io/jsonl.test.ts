@@ -8,21 +8,12 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FormatError } from "../../src/core/errors.js";
 import { JsonlAppender, readJsonl, readJsonlLog, writeJsonl } from "../../src/io/jsonl.js";
+import { rejection } from "../helpers/rejection.js";
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of it) out.push(x);
   return out;
-}
-
-/** The error an async function rejects with (fails the test if it resolves). */
-async function rejection(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 const rows = Array.from({ length: 5000 }, (_, i) => ({
