@@ -27,7 +27,8 @@ export const CONFIDENCE_MAX = 1;
 /** Characters of an unparseable reply quoted in error messages. */
 export const REPLY_QUOTE_CHARS = 200;
 
-const ROLE_INTRO = "You are a careful domain researcher who reads scientific abstracts.";
+/** The role sentence every prompt opens with. */
+export const ROLE_INTRO = "You are a careful domain researcher who reads scientific abstracts.";
 
 const INTERPRETER_SYSTEM =
   `${ROLE_INTRO} A text-embedding model has been decomposed into sparse features: each feature is a ` +
@@ -40,7 +41,7 @@ const PREDICTOR_SYSTEM =
   "given abstract.";
 
 /** One example block: a header line, then the document text between triple quotes. */
-function exampleBlock(header: string, text: string): string {
+export function exampleBlock(header: string, text: string): string {
   return `${header}\n"""\n${text.trim()}\n"""`;
 }
 
@@ -96,8 +97,16 @@ export function buildInterpreterMessages(task: Pick<FeatureTask, "top" | "zero">
  * and a user message with the label, the document and the scale, ending in the `CONFIDENCE:` line.
  */
 export function buildPredictorMessages(label: string, text: string): ChatMessage[] {
+  return predictorMessages(PREDICTOR_SYSTEM, "Feature label", label, text);
+}
+
+/**
+ * Predictor messages with a given system message and label header: shared by the feature predictor and the
+ * family predictor (src/families/prompts.ts), which differ only in those two.
+ */
+export function predictorMessages(system: string, labelHeader: string, label: string, text: string): ChatMessage[] {
   const user = [
-    `Feature label: ${label.trim()}`,
+    `${labelHeader}: ${label.trim()}`,
     exampleBlock("Abstract:", text),
     "How likely is the feature to be active on this abstract? Answer on a scale where " +
       `${CONFIDENCE_MIN} means it is certainly not active, 0 means you cannot tell, and ${CONFIDENCE_MAX} ` +
@@ -106,7 +115,7 @@ export function buildPredictorMessages(label: string, text: string): ChatMessage
       `${PREDICTOR_MARKER} <number from ${CONFIDENCE_MIN} to ${CONFIDENCE_MAX}>`,
   ].join("\n\n");
   return [
-    { role: "system", content: PREDICTOR_SYSTEM },
+    { role: "system", content: system },
     { role: "user", content: user },
   ];
 }
@@ -188,7 +197,16 @@ function stripDecoration(raw: string): string {
  * @returns undefined when the reply has no marker or the label is empty
  */
 export function parseInterpretation(reply: string): Interpretation | undefined {
-  const hit = findLastMarker(reply, INTERPRETER_MARKER, []);
+  return parseMarkedLabel(reply, INTERPRETER_MARKER);
+}
+
+/**
+ * Read a label after the last `marker` (e.g. `LABEL:` or the family labeller's `FINAL:`), with the same
+ * tolerance as `parseInterpretation`; the reasoning is the text before the marker.
+ * @returns undefined when the reply has no marker or the label is empty
+ */
+export function parseMarkedLabel(reply: string, marker: string): Interpretation | undefined {
+  const hit = findLastMarker(reply, marker, []);
   if (!hit) return undefined;
   const label = stripDecoration(answerAfter(reply, hit.end));
   if (label === "") return undefined;

@@ -122,7 +122,7 @@ export function resolveScorerKind(config: InterpretConfig, env: NodeJS.ProcessEn
 }
 
 /** The id of the embedder behind a store (labels must be embedded in the same space as its rows). */
-function storeEmbedderId(store: EmbeddingStore): string {
+export function storeEmbedderId(store: EmbeddingStore): string {
   const id = store.manifest.embedderId;
   if (id.startsWith("use-lite:")) return id;
   throw new SaerchError(
@@ -163,7 +163,7 @@ class LazyScorer implements FeatureScorer {
 }
 
 /** Document id and text of a store row. */
-function docLookup(store: EmbeddingStore, texts: ReadonlyMap<string, string>): (row: number) => { id: string; text: string } {
+export function docLookup(store: EmbeddingStore, texts: ReadonlyMap<string, string>): (row: number) => { id: string; text: string } {
   return (row) => {
     const id = store.ids[row]!;
     const text = texts.get(id);
