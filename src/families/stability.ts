@@ -22,8 +22,8 @@ export const STABILITY_MIN_COSINE = 0.5;
 /** Best Jaccard at which a family counts as found again. */
 export const STABILITY_MIN_JACCARD = 0.5;
 
-/** Stability of one run's families in another run. */
-export interface FamilyStability {
+/** How often the families of run A are found again in run B, beside the chance level. */
+export interface MatchSummary {
   /** Families of run A. */
   families: number;
   /** Families whose best Jaccard in B reaches minJaccard. */
@@ -31,14 +31,38 @@ export interface FamilyStability {
   matchedFraction: number;
   /** `[families]` best Jaccard of each family of A. */
   bestJaccard: number[];
-  /** Fraction of random member sets of the same sizes that reach minJaccard (chance level). */
+  /** Fraction of random feature sets of A of the same sizes that reach minJaccard (chance level). */
   chanceFraction: number;
   /** Mean best Jaccard of those random sets. */
   chanceMeanJaccard: number;
+  minJaccard: number;
+}
+
+/** Stability of one run's families in another run, through decoder-matched features. */
+export interface FamilyStability extends MatchSummary {
   /** Features of A's families that have a match with cosine ≥ minCosine. */
   mappedFeatureFraction: number;
   minCosine: number;
-  minJaccard: number;
+}
+
+/**
+ * Score every family of A and, for the chance level, a random feature set of A of the same size (seeded),
+ * with `score` (the best Jaccard of a feature set of A in run B).
+ */
+function summarizeMatches(familiesA: readonly Family[], featureSetA: ArrayLike<number>, score: (features: readonly number[]) => number, minJaccard: number, rng: Rng): MatchSummary {
+  const bestJaccard = familiesA.map((f) => score(familyFeatures(f)));
+  const pool = Array.from(featureSetA);
+  const chance = familiesA.map((f) => score(Array.from(rng.sample(pool.length, Math.min(pool.length, f.members.length + 1)), (i) => pool[i]!)));
+  const matched = bestJaccard.filter((j) => j >= minJaccard).length;
+  return {
+    families: bestJaccard.length,
+    matched,
+    matchedFraction: bestJaccard.length === 0 ? 0 : matched / bestJaccard.length,
+    bestJaccard,
+    chanceFraction: chance.length === 0 ? 0 : chance.filter((j) => j >= minJaccard).length / chance.length,
+    chanceMeanJaccard: chance.length === 0 ? 0 : chance.reduce((x, y) => x + y, 0) / chance.length,
+    minJaccard,
+  };
 }
 
 /**
@@ -90,29 +114,15 @@ export function familyStability(args: {
   };
   let mapped = 0;
   let total = 0;
-  const bestJaccard = args.familiesA.map((f) => {
+  for (const f of args.familiesA) {
     const feats = familyFeatures(f);
     total += feats.length;
     mapped += mapSet(feats).mapped;
-    return scoreOf(feats);
-  });
-  const rng = new Rng(`${args.seed ?? 0}:stability`);
-  const pool = Array.from(args.featureSetA);
-  const chance = args.familiesA.map((f) => {
-    const size = Math.min(pool.length, f.members.length + 1);
-    return scoreOf(Array.from(rng.sample(pool.length, size), (i) => pool[i]!));
-  });
-  const matched = bestJaccard.filter((j) => j >= minJaccard).length;
+  }
   return {
-    families: bestJaccard.length,
-    matched,
-    matchedFraction: bestJaccard.length === 0 ? 0 : matched / bestJaccard.length,
-    bestJaccard,
-    chanceFraction: chance.length === 0 ? 0 : chance.filter((j) => j >= minJaccard).length / chance.length,
-    chanceMeanJaccard: chance.length === 0 ? 0 : chance.reduce((a, b) => a + b, 0) / chance.length,
+    ...summarizeMatches(args.familiesA, args.featureSetA, scoreOf, minJaccard, new Rng(`${args.seed ?? 0}:stability`)),
     mappedFeatureFraction: total === 0 ? 0 : mapped / total,
     minCosine,
-    minJaccard,
   };
 }
 
@@ -145,17 +155,7 @@ function bitsJaccard(a: Uint32Array, b: Uint32Array): number {
 }
 
 /** Stability measured on documents: does each family of A fire on the same documents as some family of B? */
-export interface DocumentStability {
-  families: number;
-  /** Families of A whose document set has Jaccard ≥ minJaccard with some family of B. */
-  matched: number;
-  matchedFraction: number;
-  /** `[families]` best document-set Jaccard of each family of A. */
-  bestJaccard: number[];
-  /** The same for random feature sets of A of the same sizes (chance level). */
-  chanceFraction: number;
-  chanceMeanJaccard: number;
-  minJaccard: number;
+export interface DocumentStability extends MatchSummary {
   /** Median over A's feature set of each feature's best document-set Jaccard with any feature of B. */
   featureMedianJaccard: number;
   /** Fraction of A's feature set whose best document-set Jaccard with a feature of B reaches minJaccard. */
@@ -221,24 +221,13 @@ export function documentStability(args: {
     throw new SaerchError("documentStability: the two SAEs' codes cover different numbers of documents", "compare SAEs encoded over the same documents");
   }
   const setsB = args.familiesB.map((f) => familyRows(args.codesB, args.nB, familyFeatures(f)));
-  const best = (bits: Uint32Array): number => setsB.reduce((m, b) => Math.max(m, bitsJaccard(bits, b)), 0);
-  const bestJaccard = args.familiesA.map((f) => best(familyRows(args.codesA, args.nA, familyFeatures(f))));
-  const rng = new Rng(`${args.seed ?? 0}:document-stability`);
-  const pool = Array.from(args.featureSetA);
-  const chance = args.familiesA.map((f) => {
-    const size = Math.min(pool.length, f.members.length + 1);
-    return best(familyRows(args.codesA, args.nA, Array.from(rng.sample(pool.length, size), (i) => pool[i]!)));
-  });
-  const matched = bestJaccard.filter((j) => j >= minJaccard).length;
+  const score = (features: readonly number[]): number => {
+    const bits = familyRows(args.codesA, args.nA, features);
+    return setsB.reduce((m, b) => Math.max(m, bitsJaccard(bits, b)), 0);
+  };
   const perFeature = featureDocumentJaccard(args.codesA, args.codesB, args.nA, args.nB, args.featureSetA);
   return {
-    families: bestJaccard.length,
-    matched,
-    matchedFraction: bestJaccard.length === 0 ? 0 : matched / bestJaccard.length,
-    bestJaccard,
-    chanceFraction: chance.length === 0 ? 0 : chance.filter((j) => j >= minJaccard).length / chance.length,
-    chanceMeanJaccard: chance.length === 0 ? 0 : chance.reduce((a, b) => a + b, 0) / chance.length,
-    minJaccard,
+    ...summarizeMatches(args.familiesA, args.featureSetA, score, minJaccard, new Rng(`${args.seed ?? 0}:document-stability`)),
     featureMedianJaccard: perFeature.length === 0 ? 0 : median(perFeature),
     featureMatchedFraction: perFeature.length === 0 ? 0 : perFeature.filter((j) => j >= minJaccard).length / perFeature.length,
   };

@@ -6,22 +6,7 @@ import { describe, expect, it } from "vitest";
 import { buildFamilies, checkFeatureSet, familyFeatures, jaccardSorted } from "../../src/families/build.js";
 import { cooccurrence } from "../../src/families/cooccurrence.js";
 import { Rng } from "../../src/core/rng.js";
-
-/** Features 0..FILLER-1 are real; every row is padded to K with filler ids outside the feature set. */
-const FILLER = 100;
-const N_FEATURES = 200;
-
-/** `[N, K]` codes from groups of identical documents: [count, features]. */
-function codesOf(groups: Array<[number, number[]]>): { indices: Int32Array; k: number } {
-  const k = Math.max(...groups.map(([, f]) => f.length)) + 1;
-  const rows: number[] = [];
-  for (const [count, feats] of groups) {
-    for (let i = 0; i < count; i++) {
-      for (let j = 0; j < k; j++) rows.push(j < feats.length ? feats[j]! : FILLER + j);
-    }
-  }
-  return { indices: Int32Array.from(rows), k };
-}
+import { N_FEATURES, codesOf } from "../fixtures/families/hand-codes.js";
 
 function build(groups: Array<[number, number[]]>, features: number[], cfg = {}) {
   const { indices, k } = codesOf(groups);

@@ -9,34 +9,13 @@ import { DirectedGraph } from "graphology";
 import { parse as parseGexf } from "graphology-gexf";
 import { parse as parseGraphml } from "graphology-graphml";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildFamilies, type FamilyBuild } from "../../src/families/build.js";
+import type { FamilyBuild } from "../../src/families/build.js";
 import { cooccurrence } from "../../src/families/cooccurrence.js";
 import { familyGraph, gexfString, graphmlString, writeGexf, writeGraphml } from "../../src/families/graph-export.js";
+import { N_FEATURES, nested } from "../fixtures/families/hand-codes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "saerch-graph-export-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Features 0..FILLER-1 are real; rows are padded to K with filler ids outside the feature set (as build.test.ts). */
-const FILLER = 100;
-const N_FEATURES = 200;
-function codesOf(groups: Array<[number, number[]]>): { indices: Int32Array; k: number } {
-  const k = Math.max(...groups.map(([, f]) => f.length)) + 1;
-  const rows: number[] = [];
-  for (const [count, feats] of groups) {
-    for (let i = 0; i < count; i++) for (let j = 0; j < k; j++) rows.push(j < feats.length ? feats[j]! : FILLER + j);
-  }
-  return { indices: Int32Array.from(rows), k };
-}
-
-/**
- * The nested case of build.test.ts: 80 documents; n_0 = 60, n_1 = 30, n_2..4 = 10, n_5..8 = 5. Forest 0 → 1..4,
- * 1 → 5..8 with w(0,1) = 10/31, w(0,2..4) = 10/11, w(1,5..8) = 5/6. Family 0 = root 0 with 1..8; family 1 = root 1 with 5..8.
- */
-function nested() {
-  const { indices, k } = codesOf([[10, [0, 1]], [10, [0, 2]], [10, [0, 3]], [10, [0, 4]], [20, [0]], [5, [1, 5]], [5, [1, 6]], [5, [1, 7]], [5, [1, 8]]]);
-  const cooc = cooccurrence(indices, k, Array.from({ length: 9 }, (_, i) => i), N_FEATURES);
-  return { cooc, build: buildFamilies(cooc) };
-}
 
 describe("familyGraph and its GraphML / GEXF", () => {
   const { build, cooc } = nested();

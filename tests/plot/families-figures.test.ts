@@ -27,6 +27,7 @@ import { familyGraphFigure } from "../../src/plot/family-graph-figure.js";
 import { closeRenderer, findBrowser } from "../../src/plot/render.js";
 import { saveFigure } from "../../src/plot/save.js";
 import { assertFigureSpec } from "../../src/plot/spec.js";
+import { N_FEATURES, codesOf } from "../fixtures/families/hand-codes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "saerch-families-figures-test-"));
 process.env.SAERCH_FIGURES = dir;
@@ -37,22 +38,6 @@ afterAll(async () => {
   if (keep) console.log(`families figures kept in ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 });
-
-/** Features 0..FILLER-1 are real; every row is padded to K with filler ids outside the feature set. */
-const FILLER = 100;
-const N_FEATURES = 200;
-
-/** `[N, K]` codes from groups of identical documents: [count, features] (as tests/families/build.test.ts). */
-function codesOf(groups: Array<[number, number[]]>): { indices: Int32Array; k: number } {
-  const k = Math.max(...groups.map(([, f]) => f.length)) + 1;
-  const rows: number[] = [];
-  for (const [count, feats] of groups) {
-    for (let i = 0; i < count; i++) {
-      for (let j = 0; j < k; j++) rows.push(j < feats.length ? feats[j]! : FILLER + j);
-    }
-  }
-  return { indices: Int32Array.from(rows), k };
-}
 
 describe("blockOrder and cooccurrenceBlocksFigure", () => {
   const families = [

@@ -8,22 +8,7 @@ import { SaerchError } from "../../src/core/errors.js";
 import { conditional, cooccurrence } from "../../src/families/cooccurrence.js";
 import { FAMILY_EDGE_THRESHOLD, familyEdges, familyGraphFigure, RING_OFFSET, radialTreeLayout, ringRadius } from "../../src/plot/family-graph-figure.js";
 import { assertFigureSpec } from "../../src/plot/spec.js";
-
-/** Features 0..FILLER-1 are real; every row is padded to K with filler ids outside the feature set. */
-const FILLER = 100;
-const N_FEATURES = 200;
-
-/** `[N, K]` codes from groups of identical documents: [count, features] (as tests/families/build.test.ts). */
-function codesOf(groups: Array<[number, number[]]>): { indices: Int32Array; k: number } {
-  const k = Math.max(...groups.map(([, f]) => f.length)) + 1;
-  const rows: number[] = [];
-  for (const [count, feats] of groups) {
-    for (let i = 0; i < count; i++) {
-      for (let j = 0; j < k; j++) rows.push(j < feats.length ? feats[j]! : FILLER + j);
-    }
-  }
-  return { indices: Int32Array.from(rows), k };
-}
+import { N_FEATURES, codesOf } from "../fixtures/families/hand-codes.js";
 
 const member = (feature: number, parent: number, depth: number, weight = 0.5) => ({ feature, parent, depth, weight });
 
