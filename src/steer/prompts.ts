@@ -1,0 +1,80 @@
+/**
+ * Prompts of the steering evaluation's two LLM roles (METHOD.md §7), as pure functions, our own wording of
+ * the paper's structure:
+ * - the **rewriter** (the baseline): shown a search query, a topic to de-emphasise and a topic to add, it
+ *   rewrites the query, ending with `QUERY: <rewritten query>`;
+ * - the **judge**: shown the original and the new top-10 result lists (never the query) and five numbered
+ *   candidate topics, it names the topic that was added and the one that was removed, ending with
+ *   `FINAL: <added #>, <removed #>`.
+ */
+import { parseMarkedLabel, ROLE_INTRO } from "../interpret/prompts.js";
+import type { ChatMessage } from "../interpret/types.js";
+
+/** The line that ends a rewriter reply. */
+export const REWRITE_MARKER = "QUERY:";
+/** The line that ends a judge reply. */
+export const JUDGE_MARKER = "FINAL:";
+
+const REWRITER_SYSTEM = `${ROLE_INTRO} You help researchers steer a semantic search engine over paper abstracts by rewriting their queries.`;
+
+const JUDGE_SYSTEM =
+  `${ROLE_INTRO} A semantic search engine returned two lists of papers for the same hidden query: the original ` +
+  "results and the results after the query was changed. Your task is to tell which topic was added to the " +
+  "search and which was removed.";
+
+/** The rewriter's messages: the query, the topic to de-emphasise and the topic to add. */
+export function buildRewriteMessages(query: string, downTopic: string, upTopic: string): ChatMessage[] {
+  const user = [
+    `Search query: ${query.trim()}`,
+    `Topic to de-emphasise: ${downTopic.trim()}`,
+    `Topic to add: ${upTopic.trim()}`,
+    "Rewrite the query so that the search returns fewer papers about the topic to de-emphasise and more " +
+      "papers about the topic to add, keeping the rest of its meaning. Write it as a search query, not as " +
+      "an instruction.",
+    `Finish with one line in exactly this form, with nothing after it:\n${REWRITE_MARKER} <rewritten query>`,
+  ].join("\n\n");
+  return [
+    { role: "system", content: REWRITER_SYSTEM },
+    { role: "user", content: user },
+  ];
+}
+
+/** The rewritten query after the last `QUERY:` marker, or undefined. */
+export function parseRewrite(reply: string): string | undefined {
+  return parseMarkedLabel(reply, REWRITE_MARKER)?.label;
+}
+
+/**
+ * The judge's messages: both result lists (titles, numbered) and the candidate topics (numbered from 1).
+ * The query is never shown.
+ */
+export function buildJudgeMessages(originalTitles: readonly string[], newTitles: readonly string[], topics: readonly string[]): ChatMessage[] {
+  const list = (titles: readonly string[]): string => titles.map((t, i) => `${i + 1}. ${t.trim()}`).join("\n");
+  const user = [
+    `## Original results\n${list(originalTitles)}`,
+    `## New results\n${list(newTitles)}`,
+    `## Candidate topics\n${topics.map((t, i) => `${i + 1}. ${t.trim()}`).join("\n")}`,
+    "One candidate topic was added to the search and another was removed. Compare the two lists, decide " +
+      "which topic the new results gained and which they lost, and answer with the candidate numbers.",
+    `Reason briefly, then finish with one line in exactly this form, with nothing after it:\n${JUDGE_MARKER} <added number>, <removed number>`,
+  ].join("\n\n");
+  return [
+    { role: "system", content: JUDGE_SYSTEM },
+    { role: "user", content: user },
+  ];
+}
+
+/**
+ * The judge's answer as 0-based candidate indices, or undefined when the reply has no `FINAL:` line with
+ * two numbers in [1, topics].
+ */
+export function parseJudge(reply: string, topics: number): { added: number; removed: number } | undefined {
+  const answer = parseMarkedLabel(reply, JUDGE_MARKER)?.label;
+  if (answer === undefined) return undefined;
+  const m = /^#?\s*(\d+)\s*[,;/ ]\s*#?\s*(\d+)$/.exec(answer.trim());
+  if (!m) return undefined;
+  const added = Number(m[1]) - 1;
+  const removed = Number(m[2]) - 1;
+  if (added < 0 || removed < 0 || added >= topics || removed >= topics) return undefined;
+  return { added, removed };
+}
