@@ -5,10 +5,9 @@
  * fallback to the parent's label) and offline; reopening; exports; and every bad input named before any
  * artefact exists.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { familyFeatures } from "../../src/families/build.js";
 import { readFamiliesJson } from "../../src/families/families-json.js";
 import { FAMILY_LABELS_FILE } from "../../src/families/labeller.js";
@@ -22,19 +21,9 @@ import type { SaeDomainResult } from "../../src/sae/stage.js";
 import { FakeEmbedder } from "../fixtures/embed/fake-embedder.js";
 import { CHILDREN, childOf, K, N_FEATURES, plantedSae, TOPICS } from "../fixtures/families/synthetic-sae.js";
 import { type OpenAITestServer, startOpenAIServer } from "../helpers/openai-server.js";
+import { useTempDataDir } from "../helpers/temp-data.js";
 
-const root = mkdtempSync(join(tmpdir(), "saerch-families-stage-"));
-const savedData = process.env.SAERCH_DATA;
-beforeAll(() => {
-  process.env.SAERCH_DATA = join(root, "data");
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-});
-afterAll(() => {
-  vi.restoreAllMocks();
-  if (savedData === undefined) delete process.env.SAERCH_DATA;
-  else process.env.SAERCH_DATA = savedData;
-  rmSync(root, { recursive: true, force: true });
-});
+const root = useTempDataDir("saerch-families-stage-");
 
 const isResult = (r: FamiliesResult | FamiliesSkipped): r is FamiliesResult => !("skipped" in r);
 const familiesDir = (): string[] => (existsSync(join(root, "data", "families")) ? readdirSync(join(root, "data", "families")) : []);

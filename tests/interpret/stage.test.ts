@@ -11,10 +11,9 @@
  *   to end with the USE-lite embedder the stage builds from the store's manifest.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
 import { Rng } from "../../src/core/rng.js";
 import { normalizeRowsInPlace } from "../../src/core/vector.js";
@@ -42,20 +41,9 @@ import { dataDir, sharedDir, sharedPath } from "../../src/io/paths.js";
 import { domainRows, runSaeStage, type SaeDomainResult } from "../../src/sae/stage.js";
 import { SWEEP_RUN_PREFIX, SweepConfig, splitRows, sweepRunConfig } from "../../src/scaling/sweep.js";
 import { type OpenAITestServer, type RecordedRequest, startOpenAIServer } from "../helpers/openai-server.js";
+import { useTempDataDir } from "../helpers/temp-data.js";
 
-const root = mkdtempSync(join(tmpdir(), "saerch-interpret-stage-"));
-const savedData = process.env.SAERCH_DATA;
-
-beforeAll(() => {
-  process.env.SAERCH_DATA = join(root, "data");
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-});
-afterAll(() => {
-  vi.restoreAllMocks();
-  if (savedData === undefined) delete process.env.SAERCH_DATA;
-  else process.env.SAERCH_DATA = savedData;
-  rmSync(root, { recursive: true, force: true });
-});
+const root = useTempDataDir("saerch-interpret-stage-");
 
 /** Every held-out document is absent from the shown ones (top and zero) of its record. */
 function expectHeldOutUnseen(records: readonly LabelRecord[]): void {

@@ -4,10 +4,9 @@
  * every method and judge, the LLM rewriter and judge through a local OpenAI-compatible server (exact
  * requests, parsing, the cache on a rerun), the family comparison, the worked example, and bad input.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmbeddingStore } from "../../src/embed/store-reader.js";
 import { runFamiliesStage } from "../../src/families/stage.js";
 import type { ChatMessage } from "../../src/interpret/types.js";
@@ -20,19 +19,9 @@ import { SteerConfig } from "../../src/steer/config.js";
 import { FakeEmbedder } from "../fixtures/embed/fake-embedder.js";
 import { plantedSae } from "../fixtures/families/synthetic-sae.js";
 import { type OpenAITestServer, startOpenAIServer } from "../helpers/openai-server.js";
+import { useTempDataDir } from "../helpers/temp-data.js";
 
-const root = mkdtempSync(join(tmpdir(), "saerch-steer-stage-"));
-const savedData = process.env.SAERCH_DATA;
-beforeAll(() => {
-  process.env.SAERCH_DATA = join(root, "data");
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-});
-afterAll(() => {
-  vi.restoreAllMocks();
-  if (savedData === undefined) delete process.env.SAERCH_DATA;
-  else process.env.SAERCH_DATA = savedData;
-  rmSync(root, { recursive: true, force: true });
-});
+const root = useTempDataDir("saerch-steer-stage-");
 
 /** Exact dot-product ranking over store rows, in plain JS (the index has its own tests). */
 function naiveRanker(store: EmbeddingStore, rows: Int32Array): Promise<{ rank: Ranker }> {
