@@ -27,6 +27,7 @@ export * from "./embed/retry.js";
 export * from "./embed/stage.js";
 export * from "./embed/store.js";
 export * from "./embed/store-reader.js";
+export * from "./embed/store-embedder.js";
 export * from "./embed/transformers.js";
 export * from "./embed/use-lite.js";
 export * from "./families/authors-families.js";

@@ -106,7 +106,8 @@ export function steerBenchRows(report: SteerBenchReport): Array<Record<string, s
     "GB/s": c.boundGBs.toFixed(1),
     "p95/bound": c.p95OverBound.toFixed(2),
     "rank p95/bound": c.rankP95OverBound.toFixed(2),
-    "onnx rank p95": c.onnx ? [c.onnx.initializer ? ms(c.onnx.initializer.p95) : "—", ms(c.onnx.input.p95)].join(" / ") : "",
+    "alone p50/p95": `${ms(c.rankAloneMs.p50)} / ${ms(c.rankAloneMs.p95)}`,
+    "onnx p50/p95": c.onnx ? [c.onnx.initializer ?? c.onnx.input].map((o) => `${ms(o.p50)} / ${ms(o.p95)}`)[0]! + (c.onnx.initializer ? ` (input ${ms(c.onnx.input.p50)} / ${ms(c.onnx.input.p95)})` : "") : "",
     "RSS (MB)": int(c.peakRssMB),
   }));
 }
@@ -122,7 +123,8 @@ export function printSteerBench(report: SteerBenchReport, path: string): void {
   console.log(
     `  - ${s.queries} timed queries per case after ${s.warmup} warm-up; p50/p95 of the whole steered query; "rank" = ExactIndex.searchOne alone; ` +
       `bound = best of ${s.streamRepeats} reads of the stored matrix on the index's ${s.threads} threads; ` +
-      `"onnx rank p95" = onnxruntime MatMul+TopK with the matrix as initializer / as a reused input (float32, ≤ 100k rows)`,
+      `"alone" = the index on the same steered queries back to back; "onnx" = onnxruntime MatMul+TopK with the matrix as an initializer ` +
+      `(and Gemm+TopK with it as a reused input), timed the same way (float32, ≤ 100k rows)`,
   );
   console.table(steerBenchRows(report));
   const h = report.headline;

@@ -186,9 +186,13 @@ export interface SteerCaseResult {
   p95OverBound: number;
   /** rankMs.p95 / boundMs. */
   rankP95OverBound: number;
+  /** `ExactIndex.topK` on the same steered queries back to back (no encode in between): the engine alone, timed like the onnx candidates. */
+  rankAloneMs: LatencyStats;
   onnx?: OnnxCandidateResult;
-  /** Peak resident memory of the process that ran the case, MB (2²⁰). */
+  /** Peak resident memory of the process that ran the case, before the onnxruntime candidates, MB (2²⁰). */
   peakRssMB: number;
+  /** Peak resident memory including the onnxruntime candidates (their sessions copy the matrix). */
+  peakRssWithOnnxMB?: number;
   /** 1-minute load average before and after the case (other jobs make times noisy). */
   load: [number, number];
 }
@@ -356,6 +360,14 @@ export async function runSteerCase(spec: SteerCaseSpec): Promise<SteerCaseResult
       rankMs.push(e - c);
       hits.forEach((h, i) => (rowsBK[(q - spec.warmup) * spec.k + i] = h.row));
     }
+    // The same steered queries again, back to back: the engine alone, timed as the onnxruntime candidates are.
+    const aloneMs: number[] = [];
+    for (let q = spec.warmup; q < total; q++) {
+      const t = now();
+      index.topK(steeredBD.subarray(q * d, (q + 1) * d), spec.k);
+      aloneMs.push(now() - t);
+    }
+    const peakRssMB = process.resourceUsage().maxRSS / 1024;
     let boundMs = Infinity;
     for (let r = 0; r < spec.streamRepeats; r++) {
       const s = now();
@@ -397,8 +409,10 @@ export async function runSteerCase(spec: SteerCaseSpec): Promise<SteerCaseResult
       boundGBs: indexMB / boundMs,
       p95OverBound: totals.p95 / boundMs,
       rankP95OverBound: ranks.p95 / boundMs,
+      rankAloneMs: latencyStats(aloneMs),
       ...(onnx ? { onnx } : {}),
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      peakRssMB,
+      ...(onnx ? { peakRssWithOnnxMB: process.resourceUsage().maxRSS / 1024 } : {}),
       load: [load0, loadavg()[0]!],
     };
   } finally {

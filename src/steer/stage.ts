@@ -13,7 +13,7 @@ import { SaerchError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import type { Embedder } from "../embed/embedder.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
-import { createUseLiteEmbedder } from "../embed/use-lite.js";
+import { createStoreEmbedder } from "../embed/store-embedder.js";
 import { localIndex, pairCount } from "../families/cooccurrence.js";
 import type { FamiliesResult, FamiliesSkipped } from "../families/stage.js";
 import { artefactRun } from "../io/artefact.js";
@@ -105,7 +105,7 @@ export interface SteerStageArgs {
   config: SteerConfigInput;
   /** The ranker (default: `ExactIndex` over the rows). */
   ranker: RankerFactory;
-  /** Query embedder (default: USE-lite, which must be the store's). */
+  /** Query embedder (default: the store's own, from its config or manifest — `createStoreEmbedder`). */
   embedder?: Embedder;
   client?: LlmClient;
   cachePath?: string;
@@ -171,7 +171,7 @@ export async function runSteerStage(args: SteerStageArgs): Promise<Array<SteerSt
     llm = new BudgetedLlmClient(new CachedLlmClient(args.client ?? new OpenAiLlmClient(cfg.llm), cache), meter);
   }
   let ownEmbedder: Promise<Embedder> | undefined;
-  const embedder = (): Promise<Embedder> => (args.embedder ? Promise.resolve(args.embedder) : (ownEmbedder ??= createUseLiteEmbedder({})));
+  const embedder = (): Promise<Embedder> => (args.embedder ? Promise.resolve(args.embedder) : (ownEmbedder ??= createStoreEmbedder(args.store.dir)));
   const out: Array<SteerStageResult | SteerSkipped> = [];
   try {
     for (const sae of args.saes) {
