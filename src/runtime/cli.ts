@@ -4,7 +4,7 @@
  */
 import { describeError } from "../core/errors.js";
 import { displayPath } from "../io/paths.js";
-import { executeNotebook, jupyterProblems, listNotebooks, type NotebookRun } from "./notebooks.js";
+import { executeNotebook, jupyterProblems, listNotebooks, notebookRunDir, type NotebookRun, PUBLISHED_PROFILE } from "./notebooks.js";
 import { resolveProfile } from "./profile.js";
 
 function indent(text: string): string {
@@ -36,7 +36,8 @@ export function runNotebooks(prefixes: string[]): { code: number; runs: Notebook
       return { code: 1, runs };
     }
     const names = listNotebooks(prefixes);
-    console.log(`running ${names.length} notebook(s) with PROFILE=${profile}`);
+    const where = profile === PUBLISHED_PROFILE ? "in place" : `into ${displayPath(notebookRunDir(profile))}/ (the committed notebooks and figures are published by the default profile only)`;
+    console.log(`running ${names.length} notebook(s) with PROFILE=${profile}, ${where}`);
     for (const name of names) {
       process.stdout.write(`▶ ${name} … `);
       const run = executeNotebook(name, { profile });

@@ -177,28 +177,47 @@ export interface NotebookRun {
   failure?: CellFailure;
   /** Where the partially executed notebook was kept (on failure; the committed one is left untouched). */
   failedCopy?: string;
+  /** Where the executed notebook was written: the notebook itself when published, else its copy. */
+  output?: string;
+}
+
+/** The profile whose runs update the committed notebooks and figures (`npm run pipeline`). */
+export const PUBLISHED_PROFILE: Profile = "default";
+
+/**
+ * Where a run at `profile` keeps its executed notebook and its figures when it does not publish:
+ * `data/notebook-runs/<profile>/` (figures in its `figures/` folder).
+ */
+export function notebookRunDir(profile: Profile): string {
+  return join(dataDir(), "notebook-runs", profile);
 }
 
 /**
- * Execute one notebook in place. On failure the original is left as it was and the partial run is kept
- * under `data/notebook-runs/` for inspection.
+ * Execute one notebook. At the published profile (default) it is executed in place and its figures go to
+ * `figures/`; at any other profile (tiny in CI, paper) the committed notebook and figures are left as they
+ * are: the executed copy is written to `data/notebook-runs/<profile>/<name>` and the figures to
+ * `data/notebook-runs/<profile>/figures/` (unless SAERCH_FIGURES says otherwise). On failure the
+ * original is left as it was and the partial run is kept for inspection.
  */
 export function executeNotebook(
   name: string,
-  opts: { profile?: Profile; cellTimeoutS?: number; dir?: string } = {},
+  opts: { profile?: Profile; cellTimeoutS?: number; dir?: string; publish?: boolean } = {},
 ): NotebookRun {
   const dir = opts.dir ?? repoPath("notebooks");
   const profile = opts.profile ?? resolveProfile();
+  const publish = opts.publish ?? profile === PUBLISHED_PROFILE;
   const src = join(dir, name);
-  const out = join(dataDir(), "notebook-runs", name);
+  const runDir = notebookRunDir(profile);
+  const out = join(runDir, publish ? `${name}.partial` : name);
   writeFileAtomic(out, readFileSync(src)); // also creates the folder
+  const figures = publish ? {} : { SAERCH_FIGURES: process.env.SAERCH_FIGURES ?? join(runDir, "figures") };
   const t0 = performance.now();
   const r = spawnSync(
     jupyterPython(),
     [repoPath("scripts", "run_notebook.py"), src, out, KERNEL_NAME, String(opts.cellTimeoutS ?? DEFAULT_CELL_TIMEOUT_S)],
     {
       encoding: "utf8",
-      env: { ...process.env, PROFILE: profile, JUPYTER_PATH: jupyterPath(), PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+      env: { ...process.env, ...figures, PROFILE: profile, JUPYTER_PATH: jupyterPath(), PYDEVD_DISABLE_FILE_VALIDATION: "1" },
       maxBuffer: 64 * 1024 * 1024,
     },
   );
@@ -228,7 +247,11 @@ export function executeNotebook(
     };
   }
   scrubNotebookInPlace(nb);
+  if (!publish) {
+    writeFileAtomic(out, formatNotebook(nb));
+    return { name, ok: true, seconds, output: out };
+  }
   writeFileAtomic(src, formatNotebook(nb));
   rmSync(out, { force: true });
-  return { name, ok: true, seconds };
+  return { name, ok: true, seconds, output: src };
 }

@@ -6,6 +6,7 @@ import { repoRoot } from "../../src/io/paths.js";
 import {
   cellFailure,
   executeNotebook,
+  notebookRunDir,
   formatNotebook,
   jupyterProblems,
   listNotebooks,
@@ -145,16 +146,37 @@ describe.skipIf(jupyterProblems().length > 0)("executeNotebook", () => {
     expect(run.failedCopy && existsSync(run.failedCopy)).toBe(true);
   });
 
-  it("executes in place, passing PROFILE to the kernel and scrubbing the repo path from outputs", () => {
+  it("publishes in place, passing PROFILE to the kernel and scrubbing the repo path from outputs", () => {
     const root = repoRoot();
     const nb = notebook(`console.log(process.env.PROFILE, ${JSON.stringify(`${root}/data`)})`);
     const path = join(dir, "02-ok.ipynb");
     writeFileSync(path, formatNotebook(nb));
-    const run = executeNotebook("02-ok.ipynb", { dir, profile: "tiny" });
+    const run = executeNotebook("02-ok.ipynb", { dir, profile: "tiny", publish: true });
     expect(run.failure?.errorText ?? "").toBe("");
     expect(run.ok).toBe(true);
+    expect(run.output).toBe(path);
     const out = JSON.parse(readFileSync(path, "utf8")) as NotebookJson;
     const text = [out.cells[1]!.outputs![0]!.text].flat().join("");
     expect(text).toBe("tiny ./data\n");
+  });
+
+  it("a run at a profile other than default leaves the committed notebook and figures alone", () => {
+    const saved = process.env.SAERCH_FIGURES;
+    delete process.env.SAERCH_FIGURES;
+    try {
+      const nb = notebook("console.log(process.env.PROFILE, process.env.SAERCH_FIGURES)");
+      const path = join(dir, "03-copy.ipynb");
+      writeFileSync(path, formatNotebook(nb));
+      const before = readFileSync(path, "utf8");
+      const run = executeNotebook("03-copy.ipynb", { dir, profile: "tiny" });
+      expect(run.ok).toBe(true);
+      expect(readFileSync(path, "utf8")).toBe(before);
+      expect(run.output).toBe(join(notebookRunDir("tiny"), "03-copy.ipynb"));
+      const out = JSON.parse(readFileSync(run.output!, "utf8")) as NotebookJson;
+      const text = [out.cells[1]!.outputs![0]!.text].flat().join("");
+      expect(text).toBe(`tiny ${join(process.env.SAERCH_DATA!, "notebook-runs", "tiny", "figures")}\n`);
+    } finally {
+      if (saved !== undefined) process.env.SAERCH_FIGURES = saved;
+    }
   });
 });
