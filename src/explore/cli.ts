@@ -11,7 +11,7 @@ import { serve } from "@hono/node-server";
 import { describeError, SaerchError } from "../core/errors.js";
 import type { Embedder } from "../embed/embedder.js";
 import { EmbeddingStore } from "../embed/store-reader.js";
-import { createUseLiteEmbedder } from "../embed/use-lite.js";
+import { createStoreEmbedder } from "../embed/store-embedder.js";
 import { dataDir, displayPath, repoPath } from "../io/paths.js";
 import { resolveProfile } from "../runtime/profile.js";
 import { loadSaeWeights } from "../sae/checkpoint.js";
@@ -67,55 +67,51 @@ export function ensureWeb(opts: { build: boolean }): string | undefined {
   return existsSync(join(out, "index.html")) ? out : undefined;
 }
 
-async function withEmbedder<T>(fn: (e: Embedder) => Promise<T>): Promise<T> {
-  const embedder = await createUseLiteEmbedder({});
-  try {
-    return await fn(embedder);
-  } catch (err) {
-    await embedder.close();
-    throw err;
-  }
-}
-
 /** `npm run explore:build`. */
 export async function exploreBuildMain(args: ExploreArgs): Promise<number> {
   if (args.help) {
     console.log(EXPLORE_USAGE);
     return 0;
   }
+  let embedder: Embedder | undefined;
   try {
     const profile = resolveProfile(args.profile);
-    await withEmbedder(async (embedder) => {
-      const t0 = performance.now();
-      const inputs = await loadDefaultInputs({ profile, embedder, log });
-      log(`artefacts reopened in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      const { path, built } = await ensureExplorerDb(inputs, { embedder, force: args.force ?? false, maps: !(args["no-maps"] ?? false), log });
-      await embedder.close();
-      if (built === null) console.log(`explorer database up to date: ${displayPath(path)} (${mb(path)} MB)`);
-      else {
-        const maps = Object.entries(built.mapSeconds).map(([m, s]) => `${m} ${s.toFixed(1)} s`).join(", ");
-        console.log(`explorer database built in ${built.seconds.toFixed(1)} s: ${displayPath(path)} (${mb(path)} MB); UMAP: ${maps || "skipped"}; ${built.mapDocuments} documents on the map`);
-      }
-      for (const d of inputs.domains) for (const m of d.missing) console.log(`${d.domain}: ${m}`);
-    });
+    const t0 = performance.now();
+    const inputs = await loadDefaultInputs({ profile, embedder: (dir) => createStoreEmbedder(dir), log });
+    embedder = inputs.embedder!;
+    log(`artefacts reopened in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const { path, built } = await ensureExplorerDb(inputs, { embedder, force: args.force ?? false, maps: !(args["no-maps"] ?? false), log });
+    if (built === null) console.log(`explorer database up to date: ${displayPath(path)} (${mb(path)} MB)`);
+    else {
+      const maps = Object.entries(built.mapSeconds).map(([m, s]) => `${m} ${s.toFixed(1)} s`).join(", ");
+      console.log(`explorer database built in ${built.seconds.toFixed(1)} s: ${displayPath(path)} (${mb(path)} MB); UMAP: ${maps || "skipped"}; ${built.mapDocuments} documents on the map`);
+    }
+    for (const d of inputs.domains) for (const m of d.missing) console.log(`${d.domain}: ${m}`);
     return 0;
   } catch (err) {
     console.error(describeError(err));
     return 1;
+  } finally {
+    await embedder?.close();
   }
 }
 
 const mb = (path: string): string => (statSync(path).size / 2 ** 20).toFixed(1);
 
 /** Open an explorer database folder built earlier (`--run`): its store and SAEs from the directories its meta records. */
-export async function openRunDir(dir: string, embedder: Embedder, webDir: string | undefined): Promise<OpenedContext> {
+export async function openRunDir(dir: string, embedder: Embedder | ((storeDir: string) => Promise<Embedder>), webDir: string | undefined): Promise<OpenedContext & { embedder: Embedder }> {
   const path = existsSync(join(dir, EXPLORER_DB_FILE)) ? join(dir, EXPLORER_DB_FILE) : dir;
   if (!existsSync(path) || !statSync(path).isFile()) throw new SaerchError(`no explorer database in ${dir}`, "pass a data/explore/<runId> folder built by npm run explore:build");
   const db = ExplorerDb.open(path);
+  let made: Embedder | undefined;
   try {
     const meta = db.meta();
     const at = (rel: string | undefined): string => resolve(dataDir(), rel ?? ".");
     const store = EmbeddingStore.open(at(meta.store_dir));
+    if (typeof embedder === "function") {
+      made = await embedder(store.dir);
+      embedder = made;
+    }
     const saeDirs = JSON.parse(meta.sae_dirs ?? "{}") as Record<string, string>;
     const saes = Object.entries(saeDirs).map(([domain, rel]) => {
       const w = loadSaeWeights(join(at(rel), SAE_WEIGHTS_FILE));
@@ -125,8 +121,9 @@ export async function openRunDir(dir: string, embedder: Embedder, webDir: string
     const stale = inputsHash(pieces) === meta.inputs_hash ? undefined : "the artefacts this database was built from have changed since: run npm run explore:build";
     if (stale) log(`warning: ${stale}`);
     const opened = openExplorerContext({ db, store, embedder, saes, ...(webDir ? { webDir } : {}), ...(stale ? { stale } : {}) });
-    return { ...opened, close: async () => (await opened.close(), db.close()) };
+    return { ...opened, embedder, close: async () => (await opened.close(), db.close()) };
   } catch (err) {
+    await made?.close();
     db.close();
     throw err;
   }
@@ -145,11 +142,15 @@ export async function exploreMain(args: ExploreArgs): Promise<number> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SaerchError(`--port ${args.port} is not a port number`, `use e.g. --port ${DEFAULT_PORT}`);
     const host = args.host ?? DEFAULT_HOST;
     const webDir = ensureWeb({ build: !(args["no-web"] ?? false) });
-    embedder = await createUseLiteEmbedder({});
-    if (args.run !== undefined) opened = await openRunDir(resolve(args.run), embedder, webDir);
-    else {
+    const makeEmbedder = (dir: string): Promise<Embedder> => createStoreEmbedder(dir);
+    if (args.run !== undefined) {
+      const o = await openRunDir(resolve(args.run), makeEmbedder, webDir);
+      embedder = o.embedder;
+      opened = o;
+    } else {
       const profile = resolveProfile(args.profile);
-      const inputs = await loadDefaultInputs({ profile, embedder, log });
+      const inputs = await loadDefaultInputs({ profile, embedder: makeEmbedder, log });
+      embedder = inputs.embedder!;
       const { path } = await ensureExplorerDb(inputs, { embedder, force: args.force ?? false, log });
       const db = ExplorerDb.open(path);
       const o = openExplorerContext({ db, store: inputs.store, embedder, saes: inputs.domains.map((d) => ({ domain: d.domain, params: d.params, k: d.k })), ...(webDir ? { webDir } : {}) });

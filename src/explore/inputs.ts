@@ -14,7 +14,7 @@ import type { Doc } from "../corpus/document.js";
 import { docText } from "../corpus/document.js";
 import { embedPreset } from "../embed/config.js";
 import type { Embedder } from "../embed/embedder.js";
-import { runEmbedStage } from "../embed/stage.js";
+import { type EmbedStageResult, runEmbedStage } from "../embed/stage.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import { familiesPreset } from "../families/config.js";
 import { type FamiliesResult, runFamiliesStage } from "../families/stage.js";
@@ -89,6 +89,8 @@ export interface ExplorerInputs {
   domains: DomainInputs[];
   /** Files whose content the database depends on; their hash decides whether it is stale. */
   pieces: InputPiece[];
+  /** The embedder made by `DefaultInputsOptions.embedder` when that was a factory (the caller closes it). */
+  embedder?: Embedder;
 }
 
 /** A directory and the files of it that an explorer database depends on. */
@@ -189,8 +191,12 @@ export function inputsIdentity(inputs: ExplorerInputs): Record<string, unknown> 
 /** Options of loadDefaultInputs. */
 export interface DefaultInputsOptions {
   profile: Profile;
-  /** The store's embedder (USE-lite), shared with the server; used by stages 4–5 only if they have work left. */
-  embedder: Embedder;
+  /**
+   * The store's embedder, shared with the server (used by stages 4–5 only if they have work left), or a
+   * factory that makes it from the store's directory once the store is open (`createStoreEmbedder`); the
+   * embedder it made is returned as `ExplorerInputs.embedder`, and closed here if loading fails.
+   */
+  embedder: Embedder | ((storeDir: string) => Promise<Embedder>);
   domains?: readonly string[];
   log?: (line: string) => void;
 }
@@ -202,11 +208,24 @@ export interface DefaultInputsOptions {
  * @throws SaerchError naming notebook 01 or 02 when the store or an SAE has not been made
  */
 export async function loadDefaultInputs(opts: DefaultInputsOptions): Promise<ExplorerInputs> {
-  const { profile, embedder } = opts;
+  const log = opts.log ?? (() => undefined);
+  log("reopening the artefacts of notebooks 01–05 …");
+  const embed = await runEmbedStage(embedPreset(opts.profile, { corpusDir: sharedPath("corpus"), embeddingsDir: sharedPath("embeddings", "use-lite-512") }));
+  if (typeof opts.embedder !== "function") return loadWithEmbedder(opts, embed, opts.embedder);
+  const made = await opts.embedder(embed.store.dir);
+  try {
+    return { ...(await loadWithEmbedder(opts, embed, made)), embedder: made };
+  } catch (err) {
+    await made.close();
+    throw err;
+  }
+}
+
+/** The rest of `loadDefaultInputs`, once the store is open and its embedder made. */
+async function loadWithEmbedder(opts: DefaultInputsOptions, embed: EmbedStageResult, embedder: Embedder): Promise<ExplorerInputs> {
+  const { profile } = opts;
   const log = opts.log ?? (() => undefined);
   const domains = opts.domains ?? DEFAULT_DOMAINS;
-  log("reopening the artefacts of notebooks 01–05 …");
-  const embed = await runEmbedStage(embedPreset(profile, { corpusDir: sharedPath("corpus"), embeddingsDir: sharedPath("embeddings", "use-lite-512") }));
   const store = embed.store;
   const texts = new Map(embed.selection.docs.map((d) => [d.id, docText(d)]));
   const saeConfig = saePreset(profile, store.dim);
