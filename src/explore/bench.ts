@@ -4,8 +4,10 @@
  * row) and for a slider change (the same query, one feature's value changed: the query's vector comes from
  * the embedder cache), p50/p95 over 200 requests each, through `app.request` (no socket) or a real socket
  * on 127.0.0.1. Target: p95 ≤ 50 ms at N = 25k. Measurements only: nothing here gates CI.
- * `runExploreServerBench(app, …)` is the reusable part (a browser-side bench can add its own rows).
+ * Then every page loaded cold in Chromium (time to first paint and to interactive, target ≤ 1.5 s), and with
+ * --screenshots the README's figures/explorer-*.png. `runExploreServerBench(app, …)` is the reusable part.
  */
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
@@ -14,13 +16,15 @@ import { describeError, SaerchError } from "../core/errors.js";
 import { quantile } from "../core/stats.js";
 import { createUseLiteEmbedder } from "../embed/use-lite.js";
 import { writeJsonAtomic } from "../io/atomic.js";
-import { dataDir, displayPath } from "../io/paths.js";
+import { dataDir, displayPath, figuresDir } from "../io/paths.js";
 import { resolveProfile } from "../runtime/profile.js";
 import type { SearchResponse } from "./api.js";
+import { ensureWeb } from "./cli.js";
 import { ExplorerDb } from "./db.js";
 import { loadDefaultInputs } from "./inputs.js";
 import { ensureExplorerDb } from "./run.js";
 import { createExplorerApp, openExplorerContext } from "./server.js";
+import { captureExplorerScreenshots, measurePageTimes, type PageTime, type ScreenshotOptions } from "./web-bench.js";
 
 /** The target: p95 of a search or a slider change, milliseconds. */
 export const EXPLORE_P95_TARGET_MS = 50;
@@ -123,6 +127,10 @@ export interface BenchExploreArgs {
   socket?: boolean;
   json?: boolean;
   out?: string;
+  /** Skip the Chromium page timings. */
+  "no-pages"?: boolean;
+  /** Also save the README's screenshots, figures/explorer-*.png. */
+  screenshots?: boolean;
   help?: boolean;
 }
 
@@ -131,7 +139,28 @@ export const BENCH_EXPLORE_USAGE = `usage: node scripts/bench-explore.mjs [optio
   --domain <d>     domain to search (default: each domain of the default run)
   --socket         through a real socket on 127.0.0.1 (default: app.request, no socket)
   --json           print one JSON line instead of the table
-  --out <file>     write the report here (default data/bench/explore-<timestamp>.json)`;
+  --out <file>     write the report here (default data/bench/explore-<timestamp>.json)
+  --no-pages       skip the page timings in Chromium (time to first paint and to interactive, cold)
+  --screenshots    also save figures/explorer-*.png (the README's screenshots)`;
+
+/** Target: every page interactive within this many ms of navigation start. */
+export const PAGE_INTERACTIVE_TARGET_MS = 1500;
+/** Cold loads per page; the median is reported. */
+const PAGE_RUNS = 3;
+/** What the README's screenshots show: a search steered towards lensing, a lensing feature list. */
+const SCREENSHOTS: ScreenshotOptions = {
+  query: "dark matter halo density profiles",
+  steer: { label: "gravitational lensing", form: "add", value: 0.6 },
+  listLabel: "lensing",
+  listText: "Weak gravitational lensing measurements of galaxy cluster masses and halo profiles",
+};
+
+/** The page-timing table (Markdown). */
+export function formatPageTimes(pages: readonly PageTime[]): string {
+  const lines = ["| page | first paint (ms) | interactive (ms) | target |", "|---|---|---|---|"];
+  for (const p of pages) lines.push(`| ${p.page} | ${p.firstPaintMs} | ${p.interactiveMs} | ≤ ${PAGE_INTERACTIVE_TARGET_MS} ${p.interactiveMs <= PAGE_INTERACTIVE_TARGET_MS ? "met" : "missed"} |`);
+  return lines.join("\n");
+}
 
 /** The table of a report. */
 export function formatExploreBench(benches: readonly ExploreServerBench[]): string {
@@ -157,9 +186,13 @@ export async function benchExploreMain(args: BenchExploreArgs): Promise<number> 
     const inputs = await loadDefaultInputs({ profile: resolveProfile(), embedder, log });
     const { path } = await ensureExplorerDb(inputs, { embedder, log });
     const db = ExplorerDb.open(path);
-    const opened = openExplorerContext({ db, store: inputs.store, embedder, saes: inputs.domains.map((d) => ({ domain: d.domain, params: d.params, k: d.k })) });
+    const webDir = args["no-pages"] ? undefined : ensureWeb({ build: true });
+    if (!args["no-pages"] && !webDir) throw new SaerchError("the front end is not built, so its pages cannot be timed", "run npm run build:web, or pass --no-pages");
+    const opened = openExplorerContext({ db, store: inputs.store, embedder, saes: inputs.domains.map((d) => ({ domain: d.domain, params: d.params, k: d.k })), ...(webDir ? { webDir } : {}) });
     const app = createExplorerApp(opened.ctx);
     const benches: ExploreServerBench[] = [];
+    let pages: PageTime[] | undefined;
+    let screenshots: string[] | undefined;
     try {
       for (const dom of inputs.domains.filter((d) => args.domain === undefined || d.domain === args.domain)) {
         // Queries: titles of the domain's documents, spread over it (a stand-in for real user queries).
@@ -167,16 +200,37 @@ export async function benchExploreMain(args: BenchExploreArgs): Promise<number> 
         const queries = Array.from({ length: Math.min(requests, dom.rows.length) }, (_, i) => inputs.docs[dom.rows[i * step]!]!.title);
         benches.push(await runExploreServerBench(app, { domain: dom.domain, queries, requests, socket: args.socket ?? false, indexedRows: inputs.store.count }));
       }
+      if (webDir) {
+        const server = await new Promise<ReturnType<typeof serve>>((ok) => {
+          const srv = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => ok(srv));
+        });
+        try {
+          const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+          log("timing every page cold in Chromium (3 loads each) …");
+          pages = await measurePageTimes(base, { runs: PAGE_RUNS });
+          if (args.screenshots) screenshots = (await captureExplorerScreenshots(base, figuresDir(), SCREENSHOTS)).map(displayPath);
+        } finally {
+          await new Promise<void>((ok) => server.close(() => ok()));
+        }
+      }
     } finally {
       await opened.close();
       db.close();
     }
     if (benches.length === 0) throw new SaerchError(`no domain ${args.domain ?? ""} in the default run`);
-    const report = { kind: "explore", startedAt, documents: inputs.store.count, benches };
+    const report = {
+      kind: "explore",
+      startedAt,
+      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", node: process.version, load: loadavg()[0] },
+      documents: inputs.store.count,
+      benches,
+      ...(pages ? { pages, pageTargetMs: PAGE_INTERACTIVE_TARGET_MS } : {}),
+      ...(screenshots ? { screenshots } : {}),
+    };
     const out = args.out ?? join(dataDir(), "bench", `explore-${startedAt.replace(/[:.]/g, "-")}.json`);
     writeJsonAtomic(out, report);
     if (args.json) console.log(JSON.stringify({ ...report, out: displayPath(out) }));
-    else console.log(`${formatExploreBench(benches)}\n\nrecorded in ${displayPath(out)}`);
+    else console.log(`${formatExploreBench(benches)}${pages ? `\n\n${formatPageTimes(pages)}` : ""}\n\nrecorded in ${displayPath(out)}`);
     return 0;
   } catch (err) {
     console.error(describeError(err));

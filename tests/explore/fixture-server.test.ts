@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { DomainsResponse, SearchResponse } from "../../src/explore/api.js";
-import { formatExploreBench, runExploreServerBench } from "../../src/explore/bench.js";
+import { formatExploreBench, formatPageTimes, runExploreServerBench } from "../../src/explore/bench.js";
+import { findChromium, measurePageTimes } from "../../src/explore/web-bench.js";
 import { openFixtureApp, startFixtureServer } from "./fixture-server.js";
 
 describe("startFixtureServer", () => {
@@ -55,4 +56,23 @@ describe("runExploreServerBench", () => {
       await fixture.close();
     }
   });
+});
+
+describe.skipIf(!findChromium())("measurePageTimes", () => {
+  it("loads every page of the fixture run cold and reports paint before interactive", async () => {
+    const s = await startFixtureServer();
+    try {
+      const pages = await measurePageTimes(s.url, { runs: 1, query: "galaxy cluster" });
+      expect(pages.map((p) => p.page)).toEqual(["search", "feature", "families", "family", "maps (features)", "maps (documents)", "lists"]);
+      for (const p of pages) {
+        expect(Number.isFinite(p.firstPaintMs) && p.firstPaintMs > 0).toBe(true);
+        expect(p.interactiveMs).toBeGreaterThan(0);
+      }
+      const table = formatPageTimes(pages).split("\n");
+      expect(table).toHaveLength(2 + pages.length);
+      expect(table[2]).toMatch(/^\| search \| \d+ \| \d+ \| ≤ 1500 (met|missed) \|$/);
+    } finally {
+      await s.close();
+    }
+  }, 120_000);
 });
