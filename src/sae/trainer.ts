@@ -271,16 +271,20 @@ function resumeConfig(ckpt: Checkpoint | undefined, config: ResolvedSaeConfig, q
   return { ...config, threads: recorded };
 }
 
-/** Refuse an engine whose thread count is not the checkpoint's. */
-function checkThreads(ckpt: Checkpoint, engine: TrainStep, dir: string): void {
+/**
+ * Refuse an engine whose thread count is not the checkpoint's.
+ * @param asked the config's `threads` (0: one per core, already replaced by the recorded count)
+ */
+function checkThreads(ckpt: Checkpoint, engine: TrainStep, dir: string, asked: number): void {
   const recorded = ckpt.threads;
   if (recorded === undefined || engine.threads === undefined || engine.threads === recorded) return;
   const cores = availableParallelism();
+  const onCores = recorded > cores ? `resume on a machine with at least ${recorded} cores (this one has ${cores})` : undefined;
+  const how = asked === 0 ? (onCores ?? `set threads: ${recorded}`) : [`set threads: ${recorded} in the SAE config`, onCores].filter(Boolean).join(" and ");
   throw new SaerchError(
     `the checkpoint ${ckpt.dir ?? join(dir, "checkpoints")} was trained on ${recorded} thread(s) but this engine (${engine.engine}) runs on ${engine.threads}: ` +
       "sums split per thread round differently, so the resumed weights would differ from an uninterrupted run's",
-    `set threads: ${recorded} in the SAE config${recorded > cores ? ` and resume on a machine with at least ${recorded} cores (this one has ${cores})` : ""}, ` +
-      `or delete ${dir} to start over`,
+    `${how}, or delete ${dir} to start over`,
   );
 }
 
@@ -348,7 +352,7 @@ async function trainLocked(
   const engine = await args.createStep(resumeConfig(ckpt, config, args.quiet), init);
   if (ckpt) {
     try {
-      checkThreads(ckpt, engine, dir);
+      checkThreads(ckpt, engine, dir, config.threads);
     } catch (err) {
       await engine.close();
       throw err;

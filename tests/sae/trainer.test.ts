@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
@@ -341,9 +341,9 @@ describe("trainSae", () => {
 
   it("records the engine's thread count in checkpoints; a resume on another count is refused, threads: 0 takes the recorded one", async () => {
     /** The naive engine, reporting the thread count it was configured with (`perCore` for threads: 0). */
-    const threaded = (perCore: number, seen: number[] = []): CreateTrainStep => async (config, init) => {
+    const threaded = (perCore: number, seen: number[] = [], cores = Infinity): CreateTrainStep => async (config, init) => {
       const inner = new NaiveTrainStep(config, init);
-      const threads = config.threads || perCore;
+      const threads = Math.min(config.threads || perCore, cores); // as the onnx engine: no more kernel threads than cores
       seen.push(threads);
       return { engine: `naive (${threads} threads)`, threads, step: (x) => inner.step(x), state: () => inner.state(), close: () => inner.close() };
     };
@@ -361,6 +361,13 @@ describe("trainSae", () => {
     expect(loadCheckpoint(dir)!.threads).toBe(1);
     const straight = await trainSae({ config: { ...CONFIG, steps: 20, threads: 1 }, store, rows: ROWS, dir: runDir("threads-straight"), createStep: threaded(4), quiet: true });
     expect(sameParams(resumed.params, straight.params)).toBe(true);
+    // threads: 0 on a machine with fewer cores than the checkpoint used: refused, the fix names the cores needed
+    const many = availableParallelism() + 1;
+    const wide = runDir("threads-wide");
+    await trainSae({ config: { ...CONFIG, steps: 10, threads: many }, store, rows: ROWS, dir: wide, createStep: threaded(4), quiet: true });
+    const fewer = await trainSae({ config: { ...CONFIG, steps: 20, threads: 0 }, store, rows: ROWS, dir: wide, createStep: threaded(4, [], availableParallelism()), quiet: true }).catch((e: unknown) => e);
+    expect((fewer as Error).message).toMatch(new RegExp(`trained on ${many} thread\\(s\\) but this engine .* runs on ${availableParallelism()}`));
+    expect((fewer as SaerchError).fix).toContain(`resume on a machine with at least ${many} cores`);
     // an engine whose results do not depend on a thread count records none
     const plain = runDir("threads-none");
     await trainSae({ config: { ...CONFIG, steps: 10 }, store, rows: ROWS, dir: plain, createStep: naive, quiet: true });
