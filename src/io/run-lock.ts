@@ -213,7 +213,8 @@ function takeOver(path: string, staleRaw: string, info: RunLockInfo): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     // A guard left by a process killed mid-takeover is old; a live one is gone within milliseconds.
-    if (Date.now() - statSync(guard, { throwIfNoEntry: false })!.mtimeMs > UNREADABLE_STALE_MS) rmSync(guard, { force: true });
+    const mtime = statSync(guard, { throwIfNoEntry: false })?.mtimeMs;
+    if (mtime !== undefined && Date.now() - mtime > UNREADABLE_STALE_MS) rmSync(guard, { force: true });
     return false;
   }
   closeSync(fd);
@@ -287,6 +288,7 @@ export function acquireRunLock(dir: string, what: string, opts: RunLockOptions =
       (opts.onNote ?? ((n: string) => process.stderr.write(`${n}\n`)))(note);
       break;
     }
+    sleepSync(READ_RETRY_MS); // another process is taking it over: look again in a moment
   }
   let released = false;
   const release = (): void => {

@@ -186,6 +186,34 @@ describe("withRunLock", () => {
     expect(existsSync(join(dir, RUN_LOCK_FILE))).toBe(false);
   });
 
+  it("four processes racing for one stale lock: exactly one wins, the others are told who holds it", async () => {
+    if (!existsSync(join(DIST, "io", "run-lock.js"))) throw new Error("dist/io/run-lock.js is missing: run `npm run build` before this test");
+    const dir = join(tmp, "race");
+    writeForeignLock(dir, await deadPid());
+    const children = Array.from({ length: 4 }, () => spawn(process.execPath, [CHILD, DIST, dir], { stdio: ["pipe", "pipe", "ignore"] }));
+    const outputs = children.map((c) => {
+      let out = "";
+      c.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+      return { c, out: () => out, exited: new Promise<number | null>((res) => c.on("exit", (code) => res(code))) };
+    });
+    // Wait until every child has either locked or been refused.
+    const deadline = Date.now() + 20_000;
+    while (!outputs.every((o) => /locked|refused/.test(o.out()))) {
+      if (Date.now() > deadline) throw new Error(`children did not settle: ${outputs.map((o) => o.out()).join(" | ")}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const winners = outputs.filter((o) => o.out().includes("locked"));
+    expect(winners).toHaveLength(1);
+    const winner = winners[0]!.c.pid;
+    for (const o of outputs.filter((x) => !x.out().includes("locked"))) {
+      expect(o.out()).toMatch(new RegExp(`refused: .*in use by process ${winner} `));
+      expect(await o.exited).toBe(3);
+    }
+    for (const c of children) c.stdin!.end();
+    expect(await winners[0]!.exited).toBe(0);
+    expect(existsSync(join(dir, RUN_LOCK_FILE))).toBe(false);
+  });
+
   it("a killed holder's lock is taken over with a note", async () => {
     const dir = join(tmp, "killed");
     const { child, exited } = await lockingChild(dir);
