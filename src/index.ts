@@ -21,6 +21,7 @@ export * from "./embed/adopt-npy.js";
 export * from "./embed/checks.js";
 export * from "./embed/config.js";
 export * from "./embed/embedder.js";
+export * from "./embed/embedder-id.js";
 export * from "./embed/manifest.js";
 export * from "./embed/openai.js";
 export * from "./embed/retry.js";
@@ -58,6 +59,7 @@ export {
   estimatePromptTokens,
   estimateTokens as estimateChatTokens,
   worstCaseUsd,
+  type Charge,
   type CostSummary,
   type RoleCost,
   type RoleEstimate,
@@ -71,6 +73,7 @@ export * from "./interpret/prompts.js";
 export * from "./interpret/report.js";
 export * from "./interpret/request-cache.js";
 export * from "./interpret/scores.js";
+export * from "./interpret/spend-ledger.js";
 export * from "./interpret/stage.js";
 export * from "./interpret/terms.js";
 export * from "./interpret/types.js";
@@ -79,6 +82,7 @@ export * from "./io/atomic.js";
 export * from "./io/jsonl.js";
 export * from "./io/npy.js";
 export * from "./io/paths.js";
+export * from "./io/run-lock.js";
 export * from "./io/safetensors.js";
 export * from "./plot/embed-figures.js";
 export * from "./plot/families-figures.js";

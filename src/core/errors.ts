@@ -19,11 +19,14 @@ export class SaerchError extends Error {
 export class FormatError extends SaerchError {
   /** The offending file, when the bytes came from one. */
   readonly file: string | undefined;
+  /** What is wrong, without the file name and the fix (so a caller can restate it with its own fix). */
+  readonly detail: string;
 
   constructor(file: string | undefined, message: string, fix?: string) {
     super(file ? `${file}: ${message}` : message, fix);
     this.name = "FormatError";
     this.file = file;
+    this.detail = message;
   }
 }
 

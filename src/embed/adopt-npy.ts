@@ -3,14 +3,17 @@
  * ../shared/embeddings/use-lite-512) as a normal embedding store, so every later stage reads them through
  * the same EmbeddingStore (paper §1: one vector per abstract, already unit-norm, used as they are).
  *
- * The source `.npy` `[N, D]` (float32 or float16) and its id list are validated first — ids vs rows,
- * duplicate ids, every value finite and no all-zero row, scanned in chunks — and only then copied,
- * shard by shard, into `dir`. Memory stays O(shardSize · D) whatever N is.
+ * The source `.npy` `[N, D]` (float32 or float16) and its id list are validated first — D against the
+ * dimension the embedder id names (a 384-d file cannot be filed as `use-lite:512`), ids vs rows, duplicate
+ * ids, every value finite and no all-zero row, scanned in chunks — and only then copied, shard by shard,
+ * into `dir`, holding its run lock (one process per store). Memory stays O(shardSize · D) whatever N is.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FormatError, SaerchError } from "../core/errors.js";
 import { displayPath } from "../io/paths.js";
+import { withRunLockSync } from "../io/run-lock.js";
+import { embedderIdDim } from "./embedder-id.js";
 import {
   type EmbeddingManifest,
   formatZodIssues,
@@ -126,8 +129,23 @@ function alignTexts(ids: readonly string[], texts: readonly string[] | ReadonlyM
 }
 
 /**
+ * Refuse vectors whose dimension is not the one their embedder id names.
+ * @param embeddingsPath the source, named in the message
+ * @throws SaerchError for e.g. a 384-d file adopted as `use-lite:512`
+ */
+export function checkAdoptedDim(embeddingsPath: string, dim: number, embedderId: string): void {
+  const named = embedderIdDim(embedderId);
+  if (named === undefined || named === dim) return;
+  throw new SaerchError(
+    `${embeddingsPath} holds ${dim}-d vectors, but the embedder id "${embedderId}" names ${named}-d ones: its stores, queries and SAEs would not fit them`,
+    `pass the id of the model that made these vectors (or leave embedderId out: "${NPY_PROVIDER}:<model>:${dim}"), or the .npy that belongs to "${embedderId}"`,
+  );
+}
+
+/**
  * Validate precomputed vectors and write them as an embedding store in `dir` (shards + manifest).
- * @throws SaerchError / FormatError naming the file and the first bad row's id
+ * @throws SaerchError / FormatError naming the file and what is wrong (its dimension against the embedder id,
+ *   the first bad row's id); RunInUseError when another process is writing `dir`
  */
 export function adoptNpy(args: AdoptNpyArgs): AdoptNpyResult {
   const { embeddingsPath, idsPath, dir, provider = NPY_PROVIDER, model } = args;
@@ -137,10 +155,11 @@ export function adoptNpy(args: AdoptNpyArgs): AdoptNpyResult {
   if (!model) throw new SaerchError("adoptNpy: model is required", "name the model that made the vectors");
   if (!existsSync(embeddingsPath)) throw new SaerchError(`embeddings file ${embeddingsPath} not found`);
 
-  const source = new NpyRowReader(embeddingsPath);
+  const source = new NpyRowReader(embeddingsPath, undefined, "input");
   try {
     const { rows: n, dim } = source;
     const embedderId = args.embedderId ?? `${NPY_PROVIDER}:${model}:${dim}`;
+    checkAdoptedDim(embeddingsPath, dim, embedderId);
     const ids = readIdList(idsPath);
     if (ids.length !== n) {
       throw new SaerchError(
@@ -194,30 +213,32 @@ export function adoptNpy(args: AdoptNpyArgs): AdoptNpyResult {
       source: { embeddings: displayPath(embeddingsPath), ids: displayPath(idsPath) },
       notes: texts ? [] : [NO_TEXTS_NOTE],
     });
-    // a reader must never see an old manifest next to half-replaced shards
-    if (existsSync(join(dir, MANIFEST_FILE))) writeManifest(dir, manifestFor([], false));
-
-    // pass 2: copy shard by shard
-    const entries: ShardEntry[] = [];
-    for (let start = 0, index = 0; start < n; start += shardSize, index++) {
-      const rows = Math.min(shardSize, n - start);
-      const shardIds = ids.slice(start, start + rows);
-      const hashes = texts ? texts.slice(start, start + rows).map(textHash) : shardIds.map(() => null);
-      const names = shardFileNames(index, shardDigest(embedderId, dim, dtype, shardIds, hashes));
-      source.readRowsInto(start, rows, chunkCD, 0);
-      writeShardFiles(
-        dir,
-        { format: SHARD_IDS_FORMAT, embedderId, dim, dtype, ids: shardIds, textHashes: hashes },
-        names.file,
-        names.idsFile,
-        chunkCD.subarray(0, rows * dim),
-      );
-      entries.push({ index, start, rows, ...names });
-    }
-    const manifest = manifestFor(entries, true);
-    writeManifest(dir, manifest);
-    removeStaleFiles(dir, manifest);
-    return { dir, count: n, dim, shards: entries.length, normMin, normMax, manifest };
+    // pass 2, holding the store's lock: copy shard by shard
+    const manifest = withRunLockSync(dir, "adopting vectors", () => {
+      // a reader must never see an old manifest next to half-replaced shards
+      if (existsSync(join(dir, MANIFEST_FILE))) writeManifest(dir, manifestFor([], false));
+      const entries: ShardEntry[] = [];
+      for (let start = 0, index = 0; start < n; start += shardSize, index++) {
+        const rows = Math.min(shardSize, n - start);
+        const shardIds = ids.slice(start, start + rows);
+        const hashes = texts ? texts.slice(start, start + rows).map(textHash) : shardIds.map(() => null);
+        const names = shardFileNames(index, shardDigest(embedderId, dim, dtype, shardIds, hashes));
+        source.readRowsInto(start, rows, chunkCD, 0);
+        writeShardFiles(
+          dir,
+          { format: SHARD_IDS_FORMAT, embedderId, dim, dtype, ids: shardIds, textHashes: hashes },
+          names.file,
+          names.idsFile,
+          chunkCD.subarray(0, rows * dim),
+        );
+        entries.push({ index, start, rows, ...names });
+      }
+      const done = manifestFor(entries, true);
+      writeManifest(dir, done);
+      removeStaleFiles(dir, done);
+      return done;
+    });
+    return { dir, count: n, dim, shards: manifest.shards.length, normMin, normMax, manifest };
   } finally {
     source.close();
   }

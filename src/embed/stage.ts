@@ -2,7 +2,9 @@
  * The embedding stage in one call (METHOD.md §1): select the documents, embed them with the configured
  * provider (or adopt precomputed vectors) into a resumable store under `data/embed/<runId>/`, and return
  * the opened store with each row's domain label. Rerunning with the same config reopens the finished
- * store; an interrupted run resumes from its last complete shard.
+ * store; an interrupted run resumes from its last complete shard. The store directory is locked while it is
+ * built (one process per store), and adopted vectors are checked against their embedder id's dimension
+ * before any directory is made.
  */
 import { readNpyHeader } from "../io/npy.js";
 import { existsSync, readFileSync } from "node:fs";
@@ -14,7 +16,8 @@ import { progress } from "../core/progress.js";
 import { stableStringify } from "../io/artefact.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { dataDir } from "../io/paths.js";
-import { adoptNpy, readIdList } from "./adopt-npy.js";
+import { withRunLock, withRunLockSync } from "../io/run-lock.js";
+import { adoptNpy, checkAdoptedDim, readIdList } from "./adopt-npy.js";
 import { EmbedStageConfig, type EmbedStageConfigInput } from "./config.js";
 import type { Embedder } from "./embedder.js";
 import { createOpenAIEmbedder } from "./openai.js";
@@ -93,6 +96,7 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
   if (provider.kind === "npy") {
     const dim = readNpyHeader(provider.embeddingsPath).shape[1] ?? 0;
     const embedderId = provider.embedderId ?? `npy:${provider.model}:${dim}`;
+    checkAdoptedDim(provider.embeddingsPath, dim, embedderId);
     const run = openEmbeddingRun({
       embedderId,
       corpus: stableStringify({ adopted: provider, corpus: cfg.corpus }),
@@ -102,18 +106,20 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
     dir = run.dir;
     reused = run.complete;
     if (!run.complete) {
-      const ids = readIdList(provider.idsPath);
-      const texts = new Map(selection.docs.map((d) => [d.id, docText(d)]));
-      adoptNpy({
-        embeddingsPath: provider.embeddingsPath,
-        idsPath: provider.idsPath,
-        dir,
-        model: provider.model,
-        embedderId,
-        // Text hashes need a text for every row; without them the store still works, it just cannot serve as a cache.
-        ...(ids.every((id) => texts.has(id)) ? { texts } : {}),
-        dtype: cfg.dtype,
-        shardSize: cfg.shardSize,
+      await withRunLock(dir, "embedding stage", async () => {
+        const ids = readIdList(provider.idsPath);
+        const texts = new Map(selection.docs.map((d) => [d.id, docText(d)]));
+        adoptNpy({
+          embeddingsPath: provider.embeddingsPath,
+          idsPath: provider.idsPath,
+          dir,
+          model: provider.model,
+          embedderId,
+          // Text hashes need a text for every row; without them the store still works, it just cannot serve as a cache.
+          ...(ids.every((id) => texts.has(id)) ? { texts } : {}),
+          dtype: cfg.dtype,
+          shardSize: cfg.shardSize,
+        });
       });
     }
   } else {
@@ -128,19 +134,21 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
       dir = run.dir;
       reused = run.complete;
       if (!run.complete) {
-        const docs = selection.docs.map((d) => ({ id: d.id, text: docText(d) }));
-        const bar = progress(docs.length, `embedding with ${embedder.id}`, { unit: "docs" });
-        const result = await embedToStore({
-          dir,
-          docs,
-          embedder,
-          shardSize: cfg.shardSize,
-          dtype: cfg.dtype,
-          cacheFrom: findCompatibleStores(join(dataDir(), EMBED_STAGE), embedder.id).filter((d) => d !== dir),
-          onProgress: (p) => bar.update(p.done),
+        await withRunLock(dir, "embedding stage", async () => {
+          const docs = selection.docs.map((d) => ({ id: d.id, text: docText(d) }));
+          const bar = progress(docs.length, `embedding with ${embedder.id}`, { unit: "docs" });
+          const result = await embedToStore({
+            dir,
+            docs,
+            embedder,
+            shardSize: cfg.shardSize,
+            dtype: cfg.dtype,
+            cacheFrom: findCompatibleStores(join(dataDir(), EMBED_STAGE), embedder.id).filter((d) => d !== dir),
+            onProgress: (p) => bar.update(p.done),
+          });
+          bar.finish();
+          embedded = result.embedded;
         });
-        bar.finish();
-        embedded = result.embedded;
       }
     } finally {
       await embedder.close();
@@ -149,6 +157,6 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
 
   const store = EmbeddingStore.open(dir);
   const labels = labelsFor(store.ids, selection);
-  writeJsonAtomic(join(dir, DOMAINS_FILE), labels);
+  withRunLockSync(dir, "embedding stage", () => writeJsonAtomic(join(dir, DOMAINS_FILE), labels));
   return { config: cfg, store, labels, selection, embedded, reused };
 }

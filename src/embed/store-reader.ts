@@ -75,8 +75,21 @@ export function readShardIds(path: string): ShardIds {
 }
 
 /**
- * Positioned reads of whole rows from one `[R, D]` float32/float16 `.npy` shard, returned as float32.
- * Keeps one file descriptor open until `close()`.
+ * Whose `.npy` a reader opens, which decides the fix its errors give: a store's own "shard" (rebuild the
+ * store) or a user's "input" file being adopted (re-save it with numpy).
+ */
+export type NpyFileRole = "shard" | "input";
+
+/** Fixes for a user's vectors file, by what is wrong. */
+const INPUT_FIX = {
+  shape: "save the vectors as one [N, D] matrix, e.g. np.save(path, np.asarray(vectors, dtype=np.float32).reshape(N, D))",
+  dtype: "convert with numpy: np.save(path, a.astype(np.float32))",
+  size: "the file is shorter than its header says (an interrupted copy or save?): copy or save it again",
+} as const;
+
+/**
+ * Positioned reads of whole rows from one `[R, D]` float32/float16 `.npy` (a store shard, or a user's file
+ * being adopted), returned as float32. Keeps one file descriptor open until `close()`.
  */
 export class NpyRowReader {
   readonly path: string;
@@ -89,17 +102,26 @@ export class NpyRowReader {
   /**
    * Open `path` and check its header: 2-D, float32 or float16, and as many bytes as the shape needs.
    * @param expected when given, the shape and dtype the shard must have (else FormatError)
+   * @param role a store's "shard" (default; errors say to rebuild the store) or a user's "input" file
    */
-  constructor(path: string, expected?: { rows: number; dim: number; dtype: StoreDtype }) {
+  constructor(path: string, expected?: { rows: number; dim: number; dtype: StoreDtype }, role: NpyFileRole = "shard") {
+    const shard = role === "shard";
     if (!existsSync(path)) {
-      throw new SaerchError(`embedding shard ${path} is missing`, REBUILD_FIX);
+      throw shard ? new SaerchError(`embedding shard ${path} is missing`, REBUILD_FIX) : new SaerchError(`embeddings file ${path} not found`, "check the path");
     }
-    const header = readNpyHeader(path);
+    let header: ReturnType<typeof readNpyHeader>;
+    try {
+      header = readNpyHeader(path);
+    } catch (err) {
+      // npy.ts's fixes fit a user's file; a store shard is rebuilt instead.
+      if (shard && err instanceof FormatError) throw new FormatError(err.file, `embedding-store shard: ${err.detail}`, REBUILD_FIX);
+      throw err;
+    }
     if (header.shape.length !== 2) {
-      throw new FormatError(path, `expected a 2-D [rows, D] array, got shape (${header.shape.join(", ")})`, REBUILD_FIX);
+      throw new FormatError(path, `expected a 2-D [rows, D] array, got shape (${header.shape.join(", ")})`, shard ? REBUILD_FIX : INPUT_FIX.shape);
     }
     if (header.dtype !== "<f4" && header.dtype !== "<f2") {
-      throw new FormatError(path, `expected float32 or float16 vectors, got ${header.dtype}`, REBUILD_FIX);
+      throw new FormatError(path, `expected float32 or float16 vectors, got ${header.dtype}`, shard ? REBUILD_FIX : INPUT_FIX.dtype);
     }
     const [rows, dim] = header.shape as [number, number];
     this.path = path;
@@ -121,7 +143,9 @@ export class NpyRowReader {
     const needed = this.dataOffset + rows * dim * dtypeBytes(this.dtype);
     if (size < needed) {
       closeSync(fd);
-      throw new FormatError(path, `truncated shard: [${rows}, ${dim}] ${this.dtype} needs ${needed} bytes, file has ${size}`, REBUILD_FIX);
+      throw shard
+        ? new FormatError(path, `truncated shard: [${rows}, ${dim}] ${this.dtype} needs ${needed} bytes, file has ${size}`, REBUILD_FIX)
+        : new FormatError(path, `truncated .npy data: shape (${rows}, ${dim}) ${this.dtype} needs ${needed} bytes, file has ${size}`, INPUT_FIX.size);
     }
     this.fd = fd;
   }

@@ -9,7 +9,8 @@
  * reused by text hash from shards of this directory and of `cacheFrom` stores with the same embedder id,
  * so an unchanged text is never embedded twice by the same model.
  *
- * One writer per directory at a time.
+ * One writer per directory at a time: `embedToStore` holds the directory's run lock (src/io/run-lock.ts),
+ * so a second process gets "in use by process N" instead of racing for the same shards.
  */
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -18,6 +19,7 @@ import { SaerchError } from "../core/errors.js";
 import { artefactRun, stableStringify } from "../io/artefact.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { float32ToFloat16, writeNpy } from "../io/npy.js";
+import { withRunLock } from "../io/run-lock.js";
 import type { Embedder } from "./embedder.js";
 import {
   EmbeddingManifest,
@@ -349,7 +351,8 @@ function shardIsDone(dir: string, plan: PlannedShard, embedderId: string, dim: n
  * Each text is embedded at most once per call (duplicate texts within a shard share one embed).
  * @returns counts of what was embedded, reused and cached, and the final manifest
  * @throws SaerchError before any work for duplicate ids or a directory holding another embedder's store;
- *   during the run for a bad vector (naming the document), leaving completed shards in place
+ *   during the run for a bad vector (naming the document), leaving completed shards in place; RunInUseError
+ *   when another process is writing `dir`
  */
 export async function embedToStore(args: EmbedToStoreArgs): Promise<EmbedToStoreResult> {
   const { dir, docs, embedder, onProgress } = args;
@@ -399,47 +402,49 @@ export async function embedToStore(args: EmbedToStoreArgs): Promise<EmbedToStore
     notes: [],
   });
 
-  const ownDir = resolve(dir);
-  const cacheDirs = [ownDir, ...(args.cacheFrom ?? []).map((d) => resolve(d)).filter((d) => d !== ownDir)];
-  let cache: Map<string, CacheLocation> | undefined;
-  const result = { reusedShards: 0, embedded: 0, embedCalls: 0, cached: 0 };
-  const entries: ShardEntry[] = [];
-  let done = 0;
-  const report = (extra: number): void =>
-    onProgress?.({
-      done: done + extra,
-      total: docs.length,
-      shardsDone: entries.length,
-      shards: plans.length,
-      embedded: result.embedded,
-      cached: result.cached,
-    });
-
-  for (const plan of plans) {
-    const rows = plan.ids.length;
-    const entry: ShardEntry = { index: plan.index, start: plan.start, rows, file: plan.file, idsFile: plan.idsFile };
-    if (shardIsDone(dir, plan, embedder.id, dim, dtype)) {
-      result.reusedShards++;
-      entries.push(entry);
-    } else {
-      const c = (cache ??= buildCacheIndex(cacheDirs, embedder.id, dim, dtype));
-      const embSD = await buildShard(plan, docs, embedder, c, result, (n) => report(n));
-      const shardIds: ShardIds = { format: SHARD_IDS_FORMAT, embedderId: embedder.id, dim, dtype, ids: plan.ids, textHashes: plan.hashes };
-      writeShardFiles(dir, shardIds, plan.file, plan.idsFile, embSD);
-      // later shards may repeat these texts
-      plan.hashes.forEach((h, row) => {
-        if (!c.has(h)) c.set(h, { path: join(ownDir, plan.file), row });
+  return withRunLock(dir, "embedding", async () => {
+    const ownDir = resolve(dir);
+    const cacheDirs = [ownDir, ...(args.cacheFrom ?? []).map((d) => resolve(d)).filter((d) => d !== ownDir)];
+    let cache: Map<string, CacheLocation> | undefined;
+    const result = { reusedShards: 0, embedded: 0, embedCalls: 0, cached: 0 };
+    const entries: ShardEntry[] = [];
+    let done = 0;
+    const report = (extra: number): void =>
+      onProgress?.({
+        done: done + extra,
+        total: docs.length,
+        shardsDone: entries.length,
+        shards: plans.length,
+        embedded: result.embedded,
+        cached: result.cached,
       });
-      entries.push(entry);
-      writeManifest(dir, manifestFor(entries, entries.length === plans.length));
+
+    for (const plan of plans) {
+      const rows = plan.ids.length;
+      const entry: ShardEntry = { index: plan.index, start: plan.start, rows, file: plan.file, idsFile: plan.idsFile };
+      if (shardIsDone(dir, plan, embedder.id, dim, dtype)) {
+        result.reusedShards++;
+        entries.push(entry);
+      } else {
+        const c = (cache ??= buildCacheIndex(cacheDirs, embedder.id, dim, dtype));
+        const embSD = await buildShard(plan, docs, embedder, c, result, (n) => report(n));
+        const shardIds: ShardIds = { format: SHARD_IDS_FORMAT, embedderId: embedder.id, dim, dtype, ids: plan.ids, textHashes: plan.hashes };
+        writeShardFiles(dir, shardIds, plan.file, plan.idsFile, embSD);
+        // later shards may repeat these texts
+        plan.hashes.forEach((h, row) => {
+          if (!c.has(h)) c.set(h, { path: join(ownDir, plan.file), row });
+        });
+        entries.push(entry);
+        writeManifest(dir, manifestFor(entries, entries.length === plans.length));
+      }
+      done += rows;
+      report(0);
     }
-    done += rows;
-    report(0);
-  }
-  const manifest = manifestFor(entries, true);
-  writeManifest(dir, manifest);
-  removeStaleFiles(dir, manifest);
-  return { dir, count: docs.length, dim, shards: plans.length, ...result, manifest };
+    const manifest = manifestFor(entries, true);
+    writeManifest(dir, manifest);
+    removeStaleFiles(dir, manifest);
+    return { dir, count: docs.length, dim, shards: plans.length, ...result, manifest };
+  });
 }
 
 /**

@@ -2,12 +2,14 @@
  * The family labelling loop (METHOD.md §5): for each family, draw its examples, ask the scorer for a label
  * from the parent's and children's labels, predict the held-out documents from that label, score with
  * stage 4's code (Pearson, F1), and append one record to `family-labels.jsonl`. Resumable per family: a
- * rerun skips finished families and retries failed ones; a budget stop ends the loop cleanly.
+ * rerun skips finished families and retries failed ones; a budget stop ends the loop cleanly. The loop
+ * holds its run directory's lock (src/io/run-lock.ts): one process per run.
  */
 import { join } from "node:path";
 import { describeError } from "../core/errors.js";
 import { progress as startProgress } from "../core/progress.js";
 import { JsonlAppender, readJsonlLog } from "../io/jsonl.js";
+import { withRunLock } from "../io/run-lock.js";
 import { BudgetExceededError } from "../interpret/cost.js";
 import { scorePredictions } from "../interpret/scores.js";
 import type { ScorerKind } from "../interpret/types.js";
@@ -77,6 +79,11 @@ export function readFamilyLabels(dir: string): FamilyLabelRecord[] {
 
 /** Label and score every family not yet done. */
 export async function labelFamilies(args: LabelFamiliesArgs): Promise<FamilyLabelRun> {
+  return withRunLock(args.dir, "family labelling", () => labelFamiliesLocked(args));
+}
+
+/** labelFamilies' loop, holding the run directory's lock. */
+async function labelFamiliesLocked(args: LabelFamiliesArgs): Promise<FamilyLabelRun> {
   const { dir, families, scorer, config, featureLabels } = args;
   const latest = new Map(readFamilyLabels(dir).map((r) => [r.family, r]));
   const todo = families.filter((f) => latest.get(f.id)?.status !== "labelled" && latest.get(f.id)?.status !== "too-rare");

@@ -4,7 +4,9 @@
  * the families (or reopen them), label and score them (the LLMs through stage 4's client stack, or the
  * offline baseline), compute the statistics, and write everything under `data/families/<runId>/`:
  * `config.json`, `build.json`, `family-labels.jsonl`, `stats.json`, and the families as JSON, GraphML and
- * GEXF. Every check runs before the run directory exists, so bad input leaves no partial artefact.
+ * GEXF. Every check runs before the run directory exists, so bad input leaves no partial artefact. One
+ * process per run directory (its run lock), and `budgetUsd` holds per run: LLM labelling appends what it
+ * pays to the run's `spend.jsonl`, which later runs count against the budget.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -15,12 +17,14 @@ import { createUseLiteEmbedder } from "../embed/use-lite.js";
 import { artefactRun } from "../io/artefact.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { dataDir } from "../io/paths.js";
+import { RunInUseError, withRunLock } from "../io/run-lock.js";
 import { BaselineScorer } from "../interpret/baseline.js";
 import { selectCleanFeatures } from "../interpret/clean.js";
 import { BudgetedLlmClient, CostMeter } from "../interpret/cost.js";
 import { buildFeatureIndex } from "../interpret/examples.js";
 import { hasLlmCredentials, OpenAiLlmClient } from "../interpret/llm-client.js";
 import { CachedLlmClient, RequestCache } from "../interpret/request-cache.js";
+import { withRunSpend } from "../interpret/spend-ledger.js";
 import { docLookup, type InterpretResult, LLM_CACHE_FILE, storeEmbedderId } from "../interpret/stage.js";
 import { buildDocFreq } from "../interpret/terms.js";
 import type { LabelRecord, LlmClient, ScorerKind } from "../interpret/types.js";
@@ -191,9 +195,10 @@ export async function runFamiliesStage(args: FamiliesStageArgs): Promise<Array<F
       for (const setKind of args.featureSets ?? [cfg.build.featureSet]) {
         const name = saeName(sae);
         try {
-          out.push(await familiesForSae({ args, cfg, sae, setKind, kind, llm, docOf, embedder }));
+          out.push(await familiesForSae({ args, cfg, sae, setKind, kind, llm, meter, docOf, embedder }));
         } catch (err) {
-          if (!(err instanceof SaerchError) || err instanceof StopStage) throw err;
+          // A run directory in use by another process stops the stage: it is no property of the input.
+          if (!(err instanceof SaerchError) || err instanceof StopStage || err instanceof RunInUseError) throw err;
           out.push({ name, domain: sae.domain, featureSet: setKind, skipped: err.message });
         }
       }
@@ -216,6 +221,7 @@ async function familiesForSae(ctx: {
   setKind: FeatureSetKind;
   kind: ScorerKind;
   llm: LlmFamilyScorer | undefined;
+  meter: CostMeter;
   docOf: (row: number) => { id: string; text: string };
   embedder: () => Promise<Embedder>;
 }): Promise<FamiliesResult> {
@@ -240,56 +246,60 @@ async function familiesForSae(ctx: {
     },
     `${name}-${setKind}`,
   );
-  const cooc = cooccurrenceFromNpy(join(sae.dir, CODES_INDICES_FILE), featureSet, n);
-  const buildPath = join(run.dir, BUILD_FILE);
-  const reopened = existsSync(buildPath);
-  const build: FamilyBuild = reopened ? readBuild(buildPath) : buildFamilies(cooc, cfg.build);
-  if (!reopened) writeJsonAtomic(buildPath, { ...build, featuresM: Array.from(build.featuresM) });
-  const featureLabels = new Map<number, string>();
-  for (const r of labels?.records ?? []) if (r.label !== null) featureLabels.set(r.feature, r.label);
+  // One process per run directory; what its labelling pays is kept in its spend ledger.
+  return withRunLock(run.dir, "families", async () => {
+    const cooc = cooccurrenceFromNpy(join(sae.dir, CODES_INDICES_FILE), featureSet, n);
+    const buildPath = join(run.dir, BUILD_FILE);
+    const reopened = existsSync(buildPath);
+    const build: FamilyBuild = reopened ? readBuild(buildPath) : buildFamilies(cooc, cfg.build);
+    if (!reopened) writeJsonAtomic(buildPath, { ...build, featuresM: Array.from(build.featuresM) });
+    const featureLabels = new Map<number, string>();
+    for (const r of labels?.records ?? []) if (r.label !== null) featureLabels.set(r.feature, r.label);
 
-  let records: FamilyLabelRecord[] = readFamilyLabels(run.dir);
-  let stopped: string | undefined;
-  if (cfg.label && build.families.length > 0) {
-    const scorer: FamilyScorer = ctx.llm ?? (await baselineScorer(ctx, sae));
-    const index = buildFeatureIndex(codes, n);
-    const eligibleN = Uint8Array.from(sae.rows, (r) => (ctx.docOf(r).text.length > cfg.score.minChars ? 1 : 0));
-    const res = await labelFamilies({
+    let records: FamilyLabelRecord[] = readFamilyLabels(run.dir);
+    let stopped: string | undefined;
+    if (cfg.label && build.families.length > 0) {
+      const scorer: FamilyScorer = ctx.llm ?? (await baselineScorer(ctx, sae));
+      const index = buildFeatureIndex(codes, n);
+      const eligibleN = Uint8Array.from(sae.rows, (r) => (ctx.docOf(r).text.length > cfg.score.minChars ? 1 : 0));
+      const label = (): ReturnType<typeof labelFamilies> => labelFamilies({
+        dir: run.dir,
+        families: build.families,
+        src: { codes, index, rowsN: sae.rows, docOf: ctx.docOf, eligible: (row) => eligibleN[row] === 1 },
+        n,
+        featureLabels,
+        scorer,
+        config: cfg.score,
+        ...(args.quiet !== undefined ? { quiet: args.quiet } : {}),
+      });
+      const res = ctx.llm ? await withRunSpend(ctx.meter, run.dir, label) : await label();
+      records = res.records;
+      stopped = res.stopped;
+    }
+    const evidence = pairEvidence(cooc, build.families, n, { wDecFD: sae.params.wDecFD, d: sae.params.d, seed: cfg.score.seed });
+    const stats = familyStats({ build, cooc, n, records, evidence, wellScored: cfg.score.wellScored, seed: cfg.score.seed });
+    writeJsonAtomic(join(run.dir, STATS_FILE), { name, domain: sae.domain, featureSet: setKind, scorer: cfg.label ? kind : null, ...stats, ...(stopped ? { stopped } : {}) });
+    writeJsonAtomic(join(run.dir, EXPORT_FILES.json), familiesToJson(build, featureLabels));
+    const graph = familyGraph(build, cooc, featureLabels);
+    writeGraphml(graph, join(run.dir, EXPORT_FILES.graphml));
+    writeGexf(graph, join(run.dir, EXPORT_FILES.gexf));
+    return {
+      name,
+      domain: sae.domain,
+      featureSet: setKind,
       dir: run.dir,
-      families: build.families,
-      src: { codes, index, rowsN: sae.rows, docOf: ctx.docOf, eligible: (row) => eligibleN[row] === 1 },
+      build,
+      cooc,
       n,
+      records,
       featureLabels,
-      scorer,
-      config: cfg.score,
-      ...(args.quiet !== undefined ? { quiet: args.quiet } : {}),
-    });
-    records = res.records;
-    stopped = res.stopped;
-  }
-  const evidence = pairEvidence(cooc, build.families, n, { wDecFD: sae.params.wDecFD, d: sae.params.d, seed: cfg.score.seed });
-  const stats = familyStats({ build, cooc, n, records, evidence, wellScored: cfg.score.wellScored, seed: cfg.score.seed });
-  writeJsonAtomic(join(run.dir, STATS_FILE), { name, domain: sae.domain, featureSet: setKind, scorer: cfg.label ? kind : null, ...stats, ...(stopped ? { stopped } : {}) });
-  writeJsonAtomic(join(run.dir, EXPORT_FILES.json), familiesToJson(build, featureLabels));
-  const graph = familyGraph(build, cooc, featureLabels);
-  writeGraphml(graph, join(run.dir, EXPORT_FILES.graphml));
-  writeGexf(graph, join(run.dir, EXPORT_FILES.gexf));
-  return {
-    name,
-    domain: sae.domain,
-    featureSet: setKind,
-    dir: run.dir,
-    build,
-    cooc,
-    n,
-    records,
-    featureLabels,
-    scorer: cfg.label ? kind : null,
-    stats,
-    evidence,
-    reopened,
-    ...(stopped !== undefined ? { stopped } : {}),
-  };
+      scorer: cfg.label ? kind : null,
+      stats,
+      evidence,
+      reopened,
+      ...(stopped !== undefined ? { stopped } : {}),
+    };
+  });
 }
 
 /** The offline family scorer of one SAE: stage 4's baseline over the SAE's documents. */

@@ -6,6 +6,10 @@
  * and listed in `unpricedModels`, never silently. Token counts come from the server's `usage`; before a
  * call (the budget check, the dry run) they are estimated as ceil(chars / 4): no tokenizer ships offline,
  * and 4 characters per token is the usual figure for English prose under OpenAI's tokenizers.
+ *
+ * The budget holds per run, not per process: what earlier processes paid on the runs in hand (their
+ * `spend.jsonl`, spend-ledger.ts) is added with `addPriorSpend` and counts against the cap, and every paid
+ * request is reported to the sink set with `chargeTo`, which writes it to the current run's ledger.
  */
 import { SaerchError } from "../core/errors.js";
 import type { ModelPrice } from "./config.js";
@@ -80,8 +84,10 @@ export interface RoleCost {
 export interface CostSummary {
   /** The cap, or null when there is none. */
   budgetUsd: number | null;
-  /** USD spent, both roles. */
+  /** USD spent by this meter (this session), both roles. */
   totalUsd: number;
+  /** USD spent on the same runs by earlier sessions (counted against the budget too). */
+  priorUsd: number;
   /** Per role. */
   roles: Record<LlmRole, RoleCost>;
   /** Models used with no price (their cost counted as 0), sorted. */
@@ -89,6 +95,16 @@ export interface CostSummary {
 }
 
 const emptyRole = (): RoleCost => ({ requests: 0, cachedRequests: 0, promptTokens: 0, completionTokens: 0, usd: 0 });
+
+/** One paid request, as reported to a meter's sink (`CostMeter.chargeTo`). */
+export interface Charge {
+  role: LlmRole;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  /** USD charged (0 for an unpriced model). */
+  usd: number;
+}
 
 /**
  * Running spend per role, against an optional budget. Reservations hold the worst case of requests in
@@ -103,6 +119,8 @@ export class CostMeter {
   private readonly roles: Record<LlmRole, RoleCost> = { interpreter: emptyRole(), predictor: emptyRole() };
   private readonly unpriced = new Set<string>();
   private reserved = 0;
+  private prior = 0;
+  private sink: ((charge: Charge) => void) | undefined;
 
   /**
    * @param prices USD per 1M tokens per model (e.g. `DEFAULT_PRICES`)
@@ -119,6 +137,25 @@ export class CostMeter {
   /** USD spent so far, both roles. */
   get totalUsd(): number {
     return this.roles.interpreter.usd + this.roles.predictor.usd;
+  }
+
+  /** USD spent on the runs in hand by earlier sessions (see `addPriorSpend`). */
+  get priorUsd(): number {
+    return this.prior;
+  }
+
+  /**
+   * Count `usd` that earlier processes spent on a run this meter now pays for (its ledger) against the budget.
+   * @param usd non-negative USD
+   */
+  addPriorSpend(usd: number): void {
+    if (!(usd >= 0)) throw new SaerchError(`prior spend must be a non-negative number, got ${usd}`);
+    this.prior += usd;
+  }
+
+  /** Report every paid request from now on to `sink` (undefined: to nobody), e.g. the current run's ledger. */
+  chargeTo(sink: ((charge: Charge) => void) | undefined): void {
+    this.sink = sink;
   }
 
   /** USD held for requests in flight. */
@@ -142,10 +179,11 @@ export class CostMeter {
    * @throws BudgetExceededError when spent + reserved + usd would pass the budget (nothing is held then)
    */
   reserve(usd: number, what: string): void {
-    if (this.budgetUsd !== undefined && this.totalUsd + this.reserved + usd > this.budgetUsd) {
+    if (this.budgetUsd !== undefined && this.prior + this.totalUsd + this.reserved + usd > this.budgetUsd) {
       const f = (x: number): string => `$${x.toFixed(USD_DECIMALS)}`;
+      const spent = this.prior > 0 ? `${f(this.prior + this.totalUsd)} (${f(this.prior)} of it by earlier runs of these directories)` : f(this.totalUsd);
       throw new BudgetExceededError(
-        `budget of ${f(this.budgetUsd)} reached: spent ${f(this.totalUsd)}, ${f(this.reserved)} held for requests in flight, and ${what} could cost up to ${f(usd)}`,
+        `budget of ${f(this.budgetUsd)} reached: spent ${spent}, ${f(this.reserved)} held for requests in flight, and ${what} could cost up to ${f(usd)}`,
       );
     }
     this.reserved += usd;
@@ -173,13 +211,14 @@ export class CostMeter {
     r.promptTokens += usage.promptTokens;
     r.completionTokens += usage.completionTokens;
     r.usd += usd ?? 0;
+    this.sink?.({ role, model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, usd: usd ?? 0 });
     return usd ?? 0;
   }
 
   /** Everything, as plain JSON. */
   summary(): CostSummary {
     const roles = Object.fromEntries(ROLES.map((role) => [role, this.role(role)])) as Record<LlmRole, RoleCost>;
-    return { budgetUsd: this.budgetUsd ?? null, totalUsd: this.totalUsd, roles, unpricedModels: this.unpricedModels };
+    return { budgetUsd: this.budgetUsd ?? null, totalUsd: this.totalUsd, priorUsd: this.prior, roles, unpricedModels: this.unpricedModels };
   }
 }
 

@@ -7,13 +7,15 @@
  * the features already labelled (or found too rare) and retries the failed ones. A budget cap
  * (`BudgetExceededError` from the LLM client) stops the loop cleanly: finished records stay, the summary
  * says why it stopped, and a rerun with a larger budget continues. LLM requests are also cached by the
- * client, so even a round cut short by a crash is not paid for twice.
+ * client, so even a round cut short by a crash is not paid for twice. One process per run directory: the
+ * loop holds its run lock (src/io/run-lock.ts).
  */
 import { join } from "node:path";
 import { SaerchError, describeError } from "../core/errors.js";
 import { progress as startProgress } from "../core/progress.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { JsonlAppender, readJsonlLog } from "../io/jsonl.js";
+import { withRunLock } from "../io/run-lock.js";
 import { featureStats, type SparseCodes } from "../sae/encode.js";
 import { selectCleanFeatures } from "./clean.js";
 import type { ExamplesConfig, InterpretConfig } from "./config.js";
@@ -233,6 +235,11 @@ function taskRecord(task: FeatureTask, scorer: FeatureScorer): Omit<LabelRecord,
  * @returns the latest record of each requested feature and the run's summary (also in summary.json)
  */
 export async function labelFeatures(args: LabelFeaturesArgs): Promise<LabelRunResult> {
+  return withRunLock(args.dir, "labelling", () => labelLocked(args));
+}
+
+/** labelFeatures' loop, holding the run directory's lock. */
+async function labelLocked(args: LabelFeaturesArgs): Promise<LabelRunResult> {
   const { dir, codes, n, rowsN, scorer, config } = args;
   if (rowsN.length * codes.k !== codes.indices.length) {
     throw new SaerchError(`labelFeatures: ${rowsN.length} rows but codes hold ${codes.indices.length / codes.k} documents`);

@@ -3,7 +3,10 @@
  * the paper's Interpreter/Predictor LLM pair — through any OpenAI-compatible server, cached, cost-accounted,
  * budget-capped — or, when no API key is configured, with the offline baseline, so the pipeline runs end to
  * end without one. Each SAE gets `data/interpret/<runId>/` with `config.json`, `labels.jsonl` and
- * `summary.json`; the run id follows from the SAE, the scorer and the settings that change the labels.
+ * `summary.json` (and, on the LLM path, `spend.jsonl`: what the run has paid, across processes); the run id
+ * follows from the SAE, the scorer and the settings that change the labels. One process per run: each run
+ * directory is locked while it is labelled, and `budgetUsd` caps what the runs of a call have paid in all
+ * sessions together, not what this process pays.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -15,6 +18,7 @@ import type { EmbeddingStore } from "../embed/store-reader.js";
 import { createUseLiteEmbedder } from "../embed/use-lite.js";
 import { artefactRun, runIdFor } from "../io/artefact.js";
 import { dataDir } from "../io/paths.js";
+import { withRunLock } from "../io/run-lock.js";
 import { loadCodes, type SparseCodes } from "../sae/encode.js";
 import { domainRows, type SaeDomainResult } from "../sae/stage.js";
 import { SWEEP_RUN_PREFIX, SweepConfig, splitRows, sweepRunConfig, type SweepRecord } from "../scaling/sweep.js";
@@ -27,6 +31,7 @@ import { LlmScorer } from "./llm-scorer.js";
 import { sizeLadder } from "./report.js";
 import { buildInterpreterMessages, buildPredictorMessages } from "./prompts.js";
 import { CachedLlmClient, RequestCache } from "./request-cache.js";
+import { type RunSpend, withRunSpend } from "./spend-ledger.js";
 import { buildDocFreq } from "./terms.js";
 import type { FeatureScorer, FeatureTask, Interpretation, LlmClient, Prediction, ScorerKind } from "./types.js";
 
@@ -306,7 +311,7 @@ export async function runInterpretStage(args: InterpretStageArgs): Promise<Inter
       const codes = checkCodes(target);
       const targetScorer: FeatureScorer = llmScorer ?? baselineFor(target);
       const run = artefactRun("interpret", runConfig(cfg, target, kind, targetScorer.models), `${target.name}-${kind}`);
-      const res = await labelFeatures({
+      const label = (spend: (() => RunSpend) | undefined): Promise<LabelRunResult> => labelFeatures({
         dir: run.dir,
         codes,
         n: target.n,
@@ -315,9 +320,16 @@ export async function runInterpretStage(args: InterpretStageArgs): Promise<Inter
         scorer: targetScorer,
         config: cfg,
         ...(cfg.examples.negatives === "hard" ? { embeddingsND: args.store.gather(target.rowsN), dim: args.store.dim } : {}),
-        summaryExtra: () => ({ target: target.name, domain: target.domain, n: target.n, k: target.k, ...(kind === "llm" ? { costThisSession: meter.summary() } : {}) }),
+        summaryExtra: () => ({
+          target: target.name,
+          domain: target.domain,
+          n: target.n,
+          k: target.k,
+          ...(spend ? { costThisSession: meter.summary(), runSpend: spend() } : {}),
+        }),
         ...(args.quiet !== undefined ? { quiet: args.quiet } : {}),
       });
+      const res = await withRunLock(run.dir, "labelling", () => (kind === "llm" ? withRunSpend(meter, run.dir, label) : label(undefined)));
       if (targetScorer !== llmScorer) await targetScorer.close();
       results.push({ ...res, target, dir: run.dir });
       if (res.summary.stopped !== undefined) break;

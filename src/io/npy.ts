@@ -2,6 +2,11 @@
  * NumPy `.npy` files: read (whole array, header only, or a range of rows) and write (atomically).
  * Little-endian float32, float16 (raw half bits in a Uint16Array), int32 and int64; C order only.
  * Format spec: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+ *
+ * Every error is a FormatError naming the file and what is wrong with it (bad magic — and what the bytes look
+ * like instead —, unsupported version or dtype, Fortran order, a size that disagrees with the header), with
+ * a fix for a user's own file (re-save it with numpy). Readers of files this project wrote (store shards,
+ * codes) restate the detail with their own fix (rebuild, re-encode).
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { FormatError, SaerchError } from "../core/errors.js";
@@ -38,6 +43,10 @@ const ITEM_SIZE: Record<NpyDtype, number> = { "<f4": 4, "<f2": 2, "<i4": 4, "<i8
 const SUPPORTED = Object.keys(ITEM_SIZE).join(", ");
 /** Data starts at a multiple of this many bytes (numpy's ARRAY_ALIGN). */
 const ALIGN = 64;
+/** Fixes for a user's file whose bytes are not what the header promises. */
+const RESAVE_FIX = "save it again with numpy (np.save(path, array)); if it was copied, copy it again";
+/** Bytes of a bad file's start quoted in the error. */
+const QUOTED_BYTES = 8;
 /** Largest single readSync (Node rejects lengths ≥ 2 GiB). */
 const READ_CHUNK = 1 << 30;
 
@@ -236,16 +245,18 @@ function interpretHeader(
     throw new FormatError(
       file,
       `unparseable .npy header (${(err as Error).message}): ${JSON.stringify(text)}`,
+      RESAVE_FIX,
     );
   }
   if (dict === null || typeof dict !== "object" || Array.isArray(dict)) {
-    throw new FormatError(file, `.npy header is not a dict: ${JSON.stringify(text)}`);
+    throw new FormatError(file, `.npy header is not a dict: ${JSON.stringify(text)}`, RESAVE_FIX);
   }
   const { descr, fortran_order: fortranOrder, shape } = dict;
   if (typeof descr !== "string") {
     throw new FormatError(
       file,
       `unsupported dtype ${JSON.stringify(descr)} (structured arrays are not supported)`,
+      "save one plain array, e.g. np.save(path, np.asarray(a, dtype=np.float32))",
     );
   }
   if (descr.startsWith(">")) {
@@ -263,7 +274,7 @@ function interpretHeader(
     );
   }
   if (typeof fortranOrder !== "boolean")
-    throw new FormatError(file, ".npy header has no boolean 'fortran_order'");
+    throw new FormatError(file, ".npy header has no boolean 'fortran_order'", RESAVE_FIX);
   if (fortranOrder) {
     throw new FormatError(
       file,
@@ -275,7 +286,7 @@ function interpretHeader(
     !Array.isArray(shape) ||
     !shape.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
   ) {
-    throw new FormatError(file, `.npy header has an invalid 'shape': ${JSON.stringify(shape)}`);
+    throw new FormatError(file, `.npy header has an invalid 'shape': ${JSON.stringify(shape)}`, RESAVE_FIX);
   }
   return { dtype: descr, shape: shape as number[], fortranOrder };
 }
@@ -297,23 +308,38 @@ function readFully(
   return got;
 }
 
+/** What a file that is not a .npy looks like, from its first bytes. */
+function describeStart(pre: Buffer, got: number): string {
+  const head = pre.subarray(0, Math.min(got, QUOTED_BYTES));
+  if (got === 0) return "the file is empty";
+  if (head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) return "it starts like a zip archive (an .npz?)";
+  if (head[0] === 0x80) return "it starts like a Python pickle";
+  const text = head.toString("latin1");
+  if (/^[\x20-\x7e\t\r\n]+$/.test(text)) return `it starts with the text ${JSON.stringify(text)}`;
+  return `it starts with the bytes ${head.toString("hex").replace(/(..)/g, "$1 ").trim()}`;
+}
+
 /** Parse the header from an open file; `size` is the file size in bytes. */
 function readHeaderFd(file: string, fd: number, size: number): NpyHeader {
   const pre = Buffer.alloc(12);
   const got = readFully(fd, pre, 0, 12, 0);
   if (got < 10 || !pre.subarray(0, 6).equals(MAGIC)) {
-    throw new FormatError(file, "not a .npy file (bad magic: expected \\x93NUMPY)");
+    throw new FormatError(
+      file,
+      `not a .npy file (bad magic: expected \\x93NUMPY; ${describeStart(pre, got)})`,
+      "pass a NumPy .npy file written by np.save (for an .npz, load it and np.save the array inside)",
+    );
   }
   const version = pre[6]!;
   let lenBytes: number;
   if (version === 1) lenBytes = 2;
   else if (version === 2 || version === 3) lenBytes = 4;
-  else throw new FormatError(file, `unsupported .npy format version ${version}.${pre[7]}`);
-  if (got < 8 + lenBytes) throw new FormatError(file, "file ends inside the .npy header");
+  else throw new FormatError(file, `unsupported .npy format version ${version}.${pre[7]} (supported: 1.0, 2.0, 3.0)`, RESAVE_FIX);
+  if (got < 8 + lenBytes) throw new FormatError(file, `file ends inside the .npy header (${size} bytes)`, RESAVE_FIX);
   const headerLen = lenBytes === 2 ? pre.readUInt16LE(8) : pre.readUInt32LE(8);
   const headerBytes = 8 + lenBytes + headerLen;
   if (headerBytes > size) {
-    throw new FormatError(file, `header length ${headerLen} runs past the end of the file (${size} bytes)`);
+    throw new FormatError(file, `header length ${headerLen} runs past the end of the file (${size} bytes)`, RESAVE_FIX);
   }
   const raw = Buffer.alloc(headerLen);
   readFully(fd, raw, 0, headerLen, 8 + lenBytes);
@@ -346,13 +372,14 @@ function readElements(
     throw new FormatError(
       file,
       `truncated .npy data: shape (${header.shape.join(", ")}) of ${header.dtype} needs ${expected} bytes, file has ${size}`,
+      RESAVE_FIX,
     );
   }
   const data = allocate(header.dtype, count);
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const got = readFully(fd, bytes, 0, bytes.byteLength, header.headerBytes + first * itemSize);
   if (got !== bytes.byteLength) {
-    throw new FormatError(file, `truncated .npy data: expected ${bytes.byteLength} bytes, read ${got}`);
+    throw new FormatError(file, `truncated .npy data: expected ${bytes.byteLength} bytes, read ${got}`, RESAVE_FIX);
   }
   return data;
 }

@@ -11,15 +11,17 @@
  *                            the weights, the dead-latent counters `dead.since_fired [n]` as I64 (exact
  *                            integers; F32 would round beyond 2^24 examples) and Adam's `t` in the metadata;
  * - `train-state.json`       step, epoch and batch of the next batch, examples seen, elapsed time, the config
- *                            hash and the training data's fingerprint (there is no RNG state to save: every
- *                            random choice is a pure function of the seed and a label, e.g. "epoch:3");
+ *                            hash, the training data's fingerprint and the engine's resolved thread count
+ *                            (sums split per thread round differently, so a resume must use the same count;
+ *                            there is no RNG state to save: every random choice is a pure function of the
+ *                            seed and a label, e.g. "epoch:3");
  * - `config.json`            the resolved config.
  *
  * Commit protocol: all four files are written and fsync'ed into a temporary sibling directory
  * `checkpoints/.step-<S>.tmp-<pid>-<hex>`, which is then renamed to `step-<S>` (a directory rename is atomic),
  * and only then are older `step-*` directories deleted. So every `step-*` directory is complete, and a crash
  * at any moment leaves at least the previous checkpoint; the newest `step-*` directory is the checkpoint.
- * One trainer per run directory.
+ * One trainer per run directory (trainSae holds the directory's run lock, src/io/run-lock.ts).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
@@ -116,6 +118,8 @@ export interface Checkpoint {
   data: TrainDataId;
   /** `saeConfigHash(config)` at save time. */
   configHash: string;
+  /** The engine's resolved thread count (`TrainStep.threads`); undefined when its results do not depend on one, or the checkpoint predates the field. */
+  threads?: number | undefined;
   /** The checkpoint directory it was read from (set by loadCheckpoint; ignored by saveCheckpoint). */
   dir?: string;
 }
@@ -140,6 +144,8 @@ const TrainStateFile = z.strictObject({
   position: Position,
   configHash: z.string(),
   data: DataId,
+  /** null: the engine's results do not depend on a thread count; absent in checkpoints written before it was recorded. */
+  threads: z.number().int().min(1).nullable().optional(),
 });
 /** A resolved config as saved: SaeConfig's fields (without its input-only rule "steps or epochs, not both") with kAux, deadWindow and steps filled in. */
 const ResolvedConfigFile = z.strictObject({
@@ -375,6 +381,7 @@ export function saveCheckpoint(runDir: string, ckpt: Checkpoint): string {
       position,
       configHash: ckpt.configHash,
       data: ckpt.data,
+      threads: ckpt.threads ?? null,
     });
     fsyncDir(tmp);
     renameSync(tmp, target);
@@ -419,7 +426,7 @@ export function readCheckpointDir(path: string, expectedStep?: number): Checkpoi
     const issues = st.error.issues.map((i) => `${i.path.join(".") || "state"}: ${i.message}`).join("; ");
     throw new FormatError(files.state, `not a training state (${issues})`, fix);
   }
-  const { position, configHash, data } = st.data;
+  const { position, configHash, data, threads } = st.data;
   if (expectedStep !== undefined && position.step !== expectedStep) {
     throw new FormatError(files.state, `says step ${position.step} but its directory is for step ${expectedStep}`, fix);
   }
@@ -453,6 +460,7 @@ export function readCheckpointDir(path: string, expectedStep?: number): Checkpoi
     position,
     data,
     configHash,
+    threads: threads ?? undefined,
     dir: path,
   };
 }

@@ -4,16 +4,19 @@
  *
  * `encodeStore` streams the store in row blocks through `encodeTopK` (model.ts) and writes, atomically,
  * `codes.indices.npy` `[N, K]` int32 and `codes.values.npy` `[N, K]` float32: each file's npy header (with
- * the final shape, known in advance) goes first, then the blocks, then a rename into place. The two files are
- * committed one after the other (indices, then values), so a crash between the two renames can pair new
- * indices with an older values file of the same shape; rerun the encoding after a crash.
+ * the final shape, known in advance) goes first, then the blocks, then a rename into place. The pair is
+ * complete-or-redo: `codes.json` is deleted before the two files are replaced and written after both are
+ * committed, so a crash between the two renames (one file new, the other missing or old) leaves no marker,
+ * and `codesProblem` tells the stage to encode again. It holds the run directory's lock while it writes.
  */
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { SaerchError } from "../core/errors.js";
 import { progress as startProgress } from "../core/progress.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
-import { AtomicFileWriter } from "../io/atomic.js";
-import { encodeNpyHeader, readNpy } from "../io/npy.js";
+import { AtomicFileWriter, fsyncDir, writeJsonAtomic } from "../io/atomic.js";
+import { encodeNpyHeader, type NpyArray, readNpy, readNpyHeader } from "../io/npy.js";
+import { withRunLock } from "../io/run-lock.js";
 import { checkSaeParams, decodeSparse } from "./model.js";
 import { createSaeEncoder } from "./onnx-encode.js";
 import type { SaeParams } from "./params.js";
@@ -22,6 +25,12 @@ import type { SaeParams } from "./params.js";
 export const CODES_INDICES_FILE = "codes.indices.npy";
 /** File of the `[N, K]` float32 activations. */
 export const CODES_VALUES_FILE = "codes.values.npy";
+/** Completion marker of the two codes files, written after both (see the module header). */
+export const CODES_MARKER_FILE = "codes.json";
+/** `format` field of the marker. */
+export const CODES_FORMAT = "saerch-sae-codes";
+/** Bytes per stored index (int32) and value (float32). */
+const CODE_BYTES = 4;
 /** Default rows per block when streaming a store. */
 export const DEFAULT_ENCODE_BLOCK_ROWS = 1024;
 
@@ -211,8 +220,18 @@ export async function encodeStore(args: EncodeStoreArgs): Promise<EncodeStoreRes
   }
   if (!Number.isInteger(k) || k < 1 || k > params.n) throw new SaerchError(`k must be an integer in [1, n = ${params.n}], got ${k}`);
   const { count, read } = blockReader(store, args.rows);
+  return withRunLock(dir, "SAE encoding", () => encodeLocked(args, count, read, batch));
+}
+
+/** encodeStore's writing, holding the run directory's lock. */
+async function encodeLocked(args: EncodeStoreArgs, count: number, read: (s: number, e: number) => Float32Array, batch: number): Promise<EncodeStoreResult> {
+  const { params, k, dir } = args;
   const indicesPath = join(dir, CODES_INDICES_FILE);
   const valuesPath = join(dir, CODES_VALUES_FILE);
+  const markerPath = join(dir, CODES_MARKER_FILE);
+  // From here until the new marker, the pair is not complete.
+  rmSync(markerPath, { force: true });
+  fsyncDir(dir);
   const indices = new AtomicFileWriter(indicesPath);
   const values = new AtomicFileWriter(valuesPath);
   const acc = new FeatureStatsAccumulator(params.n, k);
@@ -231,6 +250,7 @@ export async function encodeStore(args: EncodeStoreArgs): Promise<EncodeStoreRes
     }
     indices.commit();
     values.commit();
+    writeJsonAtomic(markerPath, { format: CODES_FORMAT, count, k, n: params.n });
   } catch (err) {
     indices.abort();
     values.abort();
@@ -243,15 +263,56 @@ export async function encodeStore(args: EncodeStoreArgs): Promise<EncodeStoreRes
 }
 
 /**
+ * Why the codes in `dir` are not one complete encoding of `count` documents with `k` latents each, or
+ * undefined when they are: both files present with their marker, int32/float32 `[count, k]`, full length.
+ */
+export function codesProblem(dir: string, expected: { count: number; k: number }): string | undefined {
+  const markerPath = join(dir, CODES_MARKER_FILE);
+  for (const f of [CODES_INDICES_FILE, CODES_VALUES_FILE]) if (!existsSync(join(dir, f))) return `${f} is missing`;
+  if (!existsSync(markerPath)) return `${CODES_MARKER_FILE} is missing (the encoding did not finish)`;
+  let marker: { format?: unknown; count?: unknown; k?: unknown };
+  try {
+    marker = JSON.parse(readFileSync(markerPath, "utf8")) as typeof marker;
+  } catch {
+    return `${CODES_MARKER_FILE} is not valid JSON`;
+  }
+  if (marker.format !== CODES_FORMAT || marker.count !== expected.count || marker.k !== expected.k) {
+    return `${CODES_MARKER_FILE} says ${JSON.stringify(marker.count)} × ${JSON.stringify(marker.k)}, expected ${expected.count} × ${expected.k}`;
+  }
+  for (const [f, dtype] of [[CODES_INDICES_FILE, "<i4"], [CODES_VALUES_FILE, "<f4"]] as const) {
+    const path = join(dir, f);
+    let header: ReturnType<typeof readNpyHeader>;
+    try {
+      header = readNpyHeader(path);
+    } catch (err) {
+      return `${f} is unreadable (${(err as Error).message.split("\n")[0]})`;
+    }
+    const [rows, k] = header.shape;
+    if (header.dtype !== dtype || header.shape.length !== 2 || rows !== expected.count || k !== expected.k) {
+      return `${f} is ${header.dtype} (${header.shape.join(", ")}), expected ${dtype} (${expected.count}, ${expected.k})`;
+    }
+    const size = statSync(path).size;
+    if (size !== header.headerBytes + expected.count * expected.k * CODE_BYTES) return `${f} has ${size} bytes, not the ${header.headerBytes + expected.count * expected.k * CODE_BYTES} its shape needs`;
+  }
+  return undefined;
+}
+
+/** Read one codes file, turning a missing file into the fix that re-encodes. */
+function readCodesFile(path: string, fix: string): NpyArray {
+  if (!existsSync(path)) throw new SaerchError(`${path} is missing: the SAE's codes are incomplete (an encoding was interrupted, or never ran)`, fix);
+  return readNpy(path);
+}
+
+/**
  * Read the codes that encodeStore wrote into `dir`.
  * @throws SaerchError when a file is missing or the two files disagree
  */
 export function loadCodes(dir: string): SparseCodes {
   const indicesPath = join(dir, CODES_INDICES_FILE);
   const valuesPath = join(dir, CODES_VALUES_FILE);
-  const idx = readNpy(indicesPath);
-  const val = readNpy(valuesPath);
-  const fix = "rerun encodeStore";
+  const fix = "rerun the SAE stage (runSaeStage re-encodes incomplete codes), or encodeStore";
+  const idx = readCodesFile(indicesPath, fix);
+  const val = readCodesFile(valuesPath, fix);
   if (idx.dtype !== "<i4" || idx.shape.length !== 2) throw new SaerchError(`${indicesPath} is not an [N, K] int32 array`, fix);
   if (val.dtype !== "<f4" || val.shape.length !== 2) throw new SaerchError(`${valuesPath} is not an [N, K] float32 array`, fix);
   if (idx.shape[0] !== val.shape[0] || idx.shape[1] !== val.shape[1]) {

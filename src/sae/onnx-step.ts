@@ -68,6 +68,11 @@ interface StepPlan {
  */
 export class OnnxTrainStep implements TrainStep {
   readonly engine: string;
+  /**
+   * Threads the step's sums are split over: the WebAssembly kernels' count (min(threads, cores)), or the
+   * intra-op count for the CPU graph update; undefined on CUDA.
+   */
+  readonly threads: number | undefined;
   private readonly tracker: DeadLatentTracker;
   private params: SaeParams;
   private adam: AdamState;
@@ -82,9 +87,11 @@ export class OnnxTrainStep implements TrainStep {
     private readonly cpu: CpuKernels | undefined,
     init: TrainState,
     engine: string,
+    threads: number | undefined,
   ) {
     const { d, n } = config;
     this.engine = engine;
+    this.threads = threads;
     this.tracker = new DeadLatentTracker(n, config.deadWindow, init.sinceFiredF);
     if (!cpu) {
       this.params = cloneParams(init.params);
@@ -154,7 +161,8 @@ export class OnnxTrainStep implements TrainStep {
     }
     const cpu = update === "graph" ? undefined : new CpuKernels(shape, update);
     const name = provider === "cuda" ? `onnx cuda (update in ${update})` : `onnx cpu (${threads} threads, update in ${update})`;
-    const step = new OnnxTrainStep(ort, session, config, cpu, init, name);
+    const splitOver = cpu ? cpu.threads : provider === "cuda" ? undefined : threads;
+    const step = new OnnxTrainStep(ort, session, config, cpu, init, name, splitOver);
     step.profiling = opts.profilePrefix !== undefined;
     return step;
   }

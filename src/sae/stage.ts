@@ -1,17 +1,19 @@
 /**
  * The SAE stage in one call (METHOD.md §2): for each domain of an embedding store, train a top-k SAE on
  * that domain's rows (resumable, under `data/sae/<runId>/`), encode the rows to sparse codes, and report
- * reconstruction quality and per-feature statistics. Rerunning with the same config reopens finished runs.
+ * reconstruction quality and per-feature statistics. Rerunning with the same config reopens finished runs
+ * (and encodes again when the codes of a finished run are incomplete). Each run directory is locked while
+ * its domain is trained and encoded: one process per run.
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SaerchError } from "../core/errors.js";
 import { artefactRun } from "../io/artefact.js";
 import { readJsonlLog } from "../io/jsonl.js";
+import { withRunLock } from "../io/run-lock.js";
 import { readStoreDomains } from "../embed/stage.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import type { ResolvedSaeConfig, SaeConfigInput } from "./config.js";
-import { CODES_INDICES_FILE, encodeStore, type FeatureStats, featureStats, loadCodes, reconstructionReport } from "./encode.js";
+import { codesProblem, encodeStore, type FeatureStats, featureStats, loadCodes, reconstructionReport } from "./encode.js";
 import { createTrainStep } from "./engines.js";
 import type { SaeParams } from "./params.js";
 import { METRICS_FILE, type TrainMetrics, trainSae } from "./trainer.js";
@@ -69,24 +71,28 @@ export async function runSaeStage(store: EmbeddingStore, domains: string[], sae:
       { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), domain, sae: config },
       `${domain}-n${config.n}-k${config.k}`,
     );
-    const trained = await trainSae({ config, store, rows, dir: run.dir, createStep: (c, init) => createTrainStep(c, init) });
-    const codesExist = existsSync(join(run.dir, CODES_INDICES_FILE));
-    const features =
-      trained.resumed && codesExist
-        ? featureStats(loadCodes(run.dir), trained.params.n)
-        : (await encodeStore({ params: trained.params, k: trained.config.k, store, rows, dir: run.dir })).stats;
-    const reconstruction = await reconstructionReport(trained.params, store, rows, trained.config.k);
-    results.push({
-      domain,
-      dir: run.dir,
-      rows,
-      config: trained.config,
-      params: trained.params,
-      metrics: readJsonlLog(join(run.dir, METRICS_FILE)) as TrainMetrics[],
-      reconstruction,
-      features,
-      resumed: trained.resumed,
-    });
+    results.push(await withRunLock(run.dir, "SAE stage", () => trainAndEncode(store, domain, rows, config, run.dir)));
   }
   return results;
+}
+
+/** One domain's training, codes and reports, in its (locked) run directory. */
+async function trainAndEncode(store: EmbeddingStore, domain: string, rows: Int32Array, config: SaeConfigInput, dir: string): Promise<SaeDomainResult> {
+  const trained = await trainSae({ config, store, rows, dir, createStep: (c, init) => createTrainStep(c, init) });
+  const reuseCodes = trained.resumed && codesProblem(dir, { count: rows.length, k: trained.config.k }) === undefined;
+  const features = reuseCodes
+    ? featureStats(loadCodes(dir), trained.params.n)
+    : (await encodeStore({ params: trained.params, k: trained.config.k, store, rows, dir })).stats;
+  const reconstruction = await reconstructionReport(trained.params, store, rows, trained.config.k);
+  return {
+    domain,
+    dir,
+    rows,
+    config: trained.config,
+    params: trained.params,
+    metrics: readJsonlLog(join(dir, METRICS_FILE)) as TrainMetrics[],
+    reconstruction,
+    features,
+    resumed: trained.resumed,
+  };
 }

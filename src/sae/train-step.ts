@@ -35,6 +35,12 @@ export interface TrainStep {
   /** Engine name, e.g. "onnx cpu (2 threads)". */
   readonly engine: string;
   /**
+   * Threads whose count the arithmetic depends on (sums split per thread change in the last bits), as
+   * resolved on this machine; undefined for an engine whose results do not depend on one. Recorded in
+   * checkpoints so that a resume on another count is refused.
+   */
+  readonly threads?: number | undefined;
+  /**
    * One optimisation step.
    * @param xBD row-major batch `[B, D]` (B may differ between calls, e.g. a short last batch)
    */

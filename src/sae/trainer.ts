@@ -14,8 +14,13 @@
  *   newest one (dropping metric lines past it); a finished run returns its weights without training.
  * - A NaN/Inf loss or gradient norm stops training with a SaerchError; no checkpoint is written after it.
  * - At the end the final weights are also written to `<dir>/sae.safetensors` (what later stages load).
+ * - One process per run directory: training holds the directory's run lock (src/io/run-lock.ts).
+ * - Threads: the engine's resolved thread count (`TrainStep.threads`) is recorded in every checkpoint; a
+ *   resume with `threads: 0` ("one per core") uses the recorded count, and a resume on another count is
+ *   refused (sums split per thread round differently, so the weights would no longer be those of one run).
  */
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { SaerchError } from "../core/errors.js";
 import { progress as startProgress } from "../core/progress.js";
@@ -23,6 +28,7 @@ import { Rng } from "../core/rng.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { JsonlAppender, readJsonlLog } from "../io/jsonl.js";
+import { withRunLock } from "../io/run-lock.js";
 import {
   type Checkpoint,
   configDifferences,
@@ -127,7 +133,8 @@ export class SubsetBatcher {
    */
   constructor(
     private readonly store: EmbeddingStore,
-    private readonly rowsM: Int32Array,
+    /** `[M]` store rows of the subset. */
+    readonly rowsM: Int32Array,
     readonly batchSize: number,
     private readonly seed: number,
   ) {
@@ -254,6 +261,33 @@ function checkResume(ckpt: Checkpoint, config: ResolvedSaeConfig, store: Embeddi
   }
 }
 
+/** The config the engine is built from on a resume: `threads: 0` ("one per core") becomes the checkpoint's count. */
+function resumeConfig(ckpt: Checkpoint | undefined, config: ResolvedSaeConfig, quiet: boolean | undefined): ResolvedSaeConfig {
+  const recorded = ckpt?.threads;
+  if (recorded === undefined || config.threads !== 0) return config;
+  if (!quiet && recorded !== availableParallelism()) {
+    process.stderr.write(`note: resuming on the checkpoint's ${recorded} thread(s) (threads: 0 would be ${availableParallelism()} here)\n`);
+  }
+  return { ...config, threads: recorded };
+}
+
+/**
+ * Refuse an engine whose thread count is not the checkpoint's.
+ * @param asked the config's `threads` (0: one per core, already replaced by the recorded count)
+ */
+function checkThreads(ckpt: Checkpoint, engine: TrainStep, dir: string, asked: number): void {
+  const recorded = ckpt.threads;
+  if (recorded === undefined || engine.threads === undefined || engine.threads === recorded) return;
+  const cores = availableParallelism();
+  const onCores = recorded > cores ? `resume on a machine with at least ${recorded} cores (this one has ${cores})` : undefined;
+  const how = asked === 0 ? (onCores ?? `set threads: ${recorded}`) : [`set threads: ${recorded} in the SAE config`, onCores].filter(Boolean).join(" and ");
+  throw new SaerchError(
+    `the checkpoint ${ckpt.dir ?? join(dir, "checkpoints")} was trained on ${recorded} thread(s) but this engine (${engine.engine}) runs on ${engine.threads}: ` +
+      "sums split per thread round differently, so the resumed weights would differ from an uninterrupted run's",
+    `${how}, or delete ${dir} to start over`,
+  );
+}
+
 /** The initial state of a fresh run (METHOD.md §2 initialisation). */
 function freshState(config: ResolvedSaeConfig, store: EmbeddingStore, rowsM: Int32Array): TrainState {
   const { d, n, seed } = config;
@@ -265,7 +299,8 @@ function freshState(config: ResolvedSaeConfig, store: EmbeddingStore, rowsM: Int
 /**
  * Train a top-k SAE (or resume, or return a finished run) in `dir`; see the module header.
  * @returns final weights, the last logged window, steps, and whether it resumed
- * @throws SaerchError on a bad config, a checkpoint from another dimension/config/data, or a NaN/Inf loss
+ * @throws SaerchError on a bad config, a checkpoint from another dimension/config/data/thread count, or a NaN/Inf
+ *   loss; RunInUseError when another process is using `dir`
  */
 export async function trainSae(args: TrainSaeArgs): Promise<TrainSaeResult> {
   const { store, dir } = args;
@@ -286,6 +321,19 @@ export async function trainSae(args: TrainSaeArgs): Promise<TrainSaeResult> {
     rowsDigest: rowsDigest(rowsM),
   };
   const configHash = saeConfigHash(config);
+  return withRunLock(dir, "SAE training", () => trainLocked(args, config, batcher, data, configHash));
+}
+
+/** trainSae's work, holding the run directory's lock. */
+async function trainLocked(
+  args: TrainSaeArgs,
+  config: ResolvedSaeConfig,
+  batcher: SubsetBatcher,
+  data: TrainDataId,
+  configHash: string,
+): Promise<TrainSaeResult> {
+  const { store, dir } = args;
+  const rowsM = batcher.rowsM;
   const metricsPath = join(dir, METRICS_FILE);
   const weightsPath = join(dir, WEIGHTS_FILE);
 
@@ -301,7 +349,15 @@ export async function trainSae(args: TrainSaeArgs): Promise<TrainSaeResult> {
   }
 
   const init = ckpt ? ckpt.state : freshState(config, store, rowsM);
-  const engine = await args.createStep(config, init);
+  const engine = await args.createStep(resumeConfig(ckpt, config, args.quiet), init);
+  if (ckpt) {
+    try {
+      checkThreads(ckpt, engine, dir, config.threads);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+  }
   let appender: JsonlAppender | undefined;
   const bar = args.quiet ? undefined : startProgress(config.steps - startStep, startStep > 0 ? `SAE training (from step ${startStep})` : "SAE training", { unit: "steps" });
   const t0 = performance.now();
@@ -313,7 +369,7 @@ export async function trainSae(args: TrainSaeArgs): Promise<TrainSaeResult> {
   const save = async (step: number): Promise<void> => {
     const next = batcher.positionOf(step);
     const position: TrainPosition = { step, ...next, examples: step * config.batch, elapsedSeconds: elapsed() };
-    saveCheckpoint(dir, { config, state: await engine.state(), position, data, configHash });
+    saveCheckpoint(dir, { config, state: await engine.state(), position, data, configHash, threads: engine.threads });
     lastSaved = step;
   };
 

@@ -4,7 +4,9 @@
  * paired trials, steer every query at every grid point with every method, rank over the exact index, judge
  * (activation, text, and the LLM judge when one is configured), aggregate with bootstrap intervals, compare
  * family-level with single-feature steering, and keep a worked example. Results live in
- * `data/steer/<runId>/results.json` with `config.json`; a rerun with the same inputs reopens them.
+ * `data/steer/<runId>/results.json` with `config.json`; a rerun with the same inputs reopens them. One
+ * process per run directory (its run lock); the LLM judge's and rewrites' spend goes to the run's
+ * `spend.jsonl` and counts against `budgetUsd` on a rerun.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -19,12 +21,14 @@ import type { FamiliesResult, FamiliesSkipped } from "../families/stage.js";
 import { artefactRun } from "../io/artefact.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { dataDir } from "../io/paths.js";
+import { withRunLock } from "../io/run-lock.js";
 import { cleanLabel, selectCleanFeatures } from "../interpret/clean.js";
 import { CleanConfig } from "../interpret/config.js";
 import { BudgetedLlmClient, BudgetExceededError, CostMeter } from "../interpret/cost.js";
 import { hasLlmCredentials, OpenAiLlmClient } from "../interpret/llm-client.js";
 import { titleOf } from "../interpret/report.js";
 import { CachedLlmClient, RequestCache } from "../interpret/request-cache.js";
+import { withRunSpend } from "../interpret/spend-ledger.js";
 import { docLookup, type InterpretResult, LLM_CACHE_FILE } from "../interpret/stage.js";
 import { termSet } from "../interpret/terms.js";
 import type { LlmClient } from "../interpret/types.js";
@@ -189,21 +193,23 @@ export async function runSteerStage(args: SteerStageArgs): Promise<Array<SteerSt
           families: steerFamilies(sae, args.families).length, queries: cfg.queries, eval: cfg.eval, llm: useLlm ? { model: cfg.llm.interpreterModel, baseURL: cfg.llm.baseURL } : null },
         name,
       );
-      const resultsPath = join(run.dir, "results.json");
-      if (existsSync(resultsPath)) {
-        out.push({ ...(JSON.parse(readFileSync(resultsPath, "utf8")) as SteerResultFile), dir: run.dir, reopened: true });
-        continue;
-      }
-      let result: SteerResultFile;
-      try {
-        result = await steerDomain({ args, cfg, sae, labels, cleanCfg, docOf, embedder, llm, name });
-      } catch (err) {
-        if (!(err instanceof TooFewFeaturesError)) throw err;
-        out.push({ name, domain: sae.domain, skipped: err.message });
-        continue;
-      }
-      writeJsonAtomic(resultsPath, result);
-      out.push({ ...result, dir: run.dir, reopened: false });
+      // One process per run directory; what its LLM calls pay is kept in its spend ledger.
+      out.push(
+        await withRunLock(run.dir, "steering evaluation", async (): Promise<SteerStageResult | SteerSkipped> => {
+          const resultsPath = join(run.dir, "results.json");
+          if (existsSync(resultsPath)) return { ...(JSON.parse(readFileSync(resultsPath, "utf8")) as SteerResultFile), dir: run.dir, reopened: true };
+          let result: SteerResultFile;
+          try {
+            const evaluate = (): Promise<SteerResultFile> => steerDomain({ args, cfg, sae, labels, cleanCfg, docOf, embedder, llm, name });
+            result = llm ? await withRunSpend(meter, run.dir, evaluate) : await evaluate();
+          } catch (err) {
+            if (!(err instanceof TooFewFeaturesError)) throw err;
+            return { name, domain: sae.domain, skipped: err.message };
+          }
+          writeJsonAtomic(resultsPath, result);
+          return { ...result, dir: run.dir, reopened: false };
+        }),
+      );
     }
   } finally {
     cache?.close();

@@ -1,15 +1,19 @@
 /**
  * Tests for src/embed/adopt-npy.ts: adopting precomputed vectors as a store (tiny generated fixtures:
  * JSON and newline id lists, float16 sources, texts → hashes → cache hits; validation errors naming the
- * bad row) and the real ../shared/embeddings/use-lite-512 (25,662 × 512, unit norm).
+ * bad row; the dimension checked against the embedder id; a user's bad file named with a fix for a user
+ * file; a store in use by another process refused) and the real ../shared/embeddings/use-lite-512
+ * (25,662 × 512, unit norm).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
 import { float16ToFloat32, float32ToFloat16, readNpyRows, writeNpy } from "../../src/io/npy.js";
 import { sharedDir, sharedPath } from "../../src/io/paths.js";
+import { RUN_LOCK_FILE, RUN_LOCK_FORMAT, RunInUseError } from "../../src/io/run-lock.js";
 import { adoptNpy, readIdList } from "../../src/embed/adopt-npy.js";
 import { textHash } from "../../src/embed/manifest.js";
 import { embedToStore } from "../../src/embed/store.js";
@@ -128,6 +132,80 @@ describe("adoptNpy: tiny fixtures", () => {
     writeNpy(embeddingsPath, new Int32Array(3), [3, 1]);
     expect(() => adoptNpy({ embeddingsPath, idsPath, dir: join(tmp, "x"), model: "m" })).toThrow(/expected float32 or float16 vectors, got <i4/);
     expect(() => adoptNpy({ embeddingsPath: join(tmp, "none.npy"), idsPath, dir: join(tmp, "x"), model: "m" })).toThrow(SaerchError);
+  });
+
+  it("refuses vectors whose dimension is not the embedder id's (a 384-d file as use-lite:512), before writing anything", () => {
+    const embND = fakeMatrix(docs, 384);
+    const dir = join(tmp, "wrong-dim");
+    const err = (() => {
+      try {
+        adoptNpy({ ...source(embND, ids), dir, provider: "use-lite", model: "universal-sentence-encoder-lite", embedderId: "use-lite:512" });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(SaerchError);
+    expect((err as Error).message).toContain(`${join(tmp, "src.npy")} holds 384-d vectors, but the embedder id "use-lite:512" names 512-d ones`);
+    expect((err as SaerchError).fix).toContain('"npy:<model>:384"');
+    expect(existsSync(dir)).toBe(false);
+    expect(() => adoptNpy({ ...source(embND, ids), dir, model: "m", embedderId: "openai:text-embedding-3-small:1536" })).toThrow(/names 1536-d ones/);
+    // the right dimension, and ids of no known provider, are fine
+    expect(adoptNpy({ ...source(fakeMatrix(docs, 512), ids), dir, model: "m", embedderId: "use-lite:512" }).dim).toBe(512);
+    expect(adoptNpy({ ...source(embND, ids), dir: join(tmp, "other"), model: "m", embedderId: "my-model:v2" }).dim).toBe(384);
+  });
+
+  it("a user's bad .npy is named with what is wrong and a fix for a user file, never 'rebuild the store'", () => {
+    const idsPath = join(tmp, "ids.json");
+    writeFileSync(idsPath, JSON.stringify(ids));
+    const embeddingsPath = join(tmp, "mine.npy");
+    const attempt = (): SaerchError => {
+      try {
+        adoptNpy({ embeddingsPath, idsPath, dir: join(tmp, "s"), model: "m" });
+      } catch (e) {
+        return e as SaerchError;
+      }
+      throw new Error("adoptNpy accepted a bad file");
+    };
+    const cases: Array<[() => void, RegExp, RegExp]> = [
+      [() => writeFileSync(embeddingsPath, "PK\x03\x04zip bytes"), /not a \.npy file \(bad magic.*zip archive/, /np\.save/],
+      [() => writeNpy(embeddingsPath, new Float32Array(N * 2), [N, 2, 1]), /expected a 2-D \[rows, D\] array, got shape \(7, 2, 1\)/, /reshape\(N, D\)/],
+      [() => writeNpy(embeddingsPath, new Int32Array(N * 2), [N, 2]), /expected float32 or float16 vectors, got <i4/, /astype\(np\.float32\)/],
+      [
+        () => {
+          writeNpy(embeddingsPath, fakeMatrix(docs, D), [N, D]);
+          const bytes = readFileSync(embeddingsPath);
+          writeFileSync(embeddingsPath, bytes.subarray(0, bytes.length - 4));
+        },
+        /truncated \.npy data: shape \(7, 4\) float32 needs \d+ bytes, file has \d+/,
+        /copy or save it again/,
+      ],
+    ];
+    for (const [write, what, fix] of cases) {
+      write();
+      const err = attempt();
+      expect(err.message).toContain(embeddingsPath);
+      expect(err.message).toMatch(what);
+      expect(err.message).not.toMatch(/shard/);
+      expect(err.fix).toMatch(fix);
+      expect(err.fix).not.toMatch(/rebuild/);
+    }
+  });
+
+  it("refuses a store directory in use by another process", async () => {
+    const dir = join(tmp, "busy");
+    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    try {
+      mkdirSync(dir);
+      writeFileSync(
+        join(dir, RUN_LOCK_FILE),
+        JSON.stringify({ format: RUN_LOCK_FORMAT, pid: holder.pid, hostname: hostname(), startedAt: new Date().toISOString(), what: "embedding", token: "t", bootId: null, procStart: null }),
+      );
+      expect(() => adoptNpy({ ...source(fakeMatrix(docs, D), ids), dir, model: "m" })).toThrow(new RegExp(`in use by process ${holder.pid} on .*: embedding`));
+      await expect(embedToStore({ dir, docs, embedder: new FakeEmbedder({ dim: D }) })).rejects.toBeInstanceOf(RunInUseError);
+      expect(readdirSync(dir)).toEqual([RUN_LOCK_FILE]);
+    } finally {
+      holder.kill("SIGKILL");
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -100,6 +100,20 @@ describe("runEmbedStage", () => {
     expect(res.labels).toEqual(["astro-ph", "cs.LG", "both"]);
     expect(Array.from(res.store.rows(0, 3))).toEqual(Array.from(embND));
     expect(res.store.manifest.embedderId).toBe("npy:hand-made:3");
+  });
+
+  it("refuses adopted vectors whose dimension is not their embedder id's, before making a run directory", async () => {
+    const npy = join(dir, "emb3.npy");
+    writeNpy(npy, new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]), [3, 3]);
+    writeFileSync(join(dir, "ids3.json"), JSON.stringify(["a0", "l0", "both0"]));
+    const before = existsSync(join(dir, "data", "embed")) ? readdirSync(join(dir, "data", "embed")) : [];
+    await expect(
+      runEmbedStage({
+        corpus: { source: { path: corpusPath }, filter: { categories: ["astro-ph", "cs.LG"] }, sample: { overlap: "separate" } },
+        provider: { kind: "npy", embeddingsPath: npy, idsPath: join(dir, "ids3.json"), model: "universal-sentence-encoder-lite", embedderId: "use-lite:512" },
+      }),
+    ).rejects.toThrow(/holds 3-d vectors, but the embedder id "use-lite:512" names 512-d ones/);
+    expect(existsSync(join(dir, "data", "embed")) ? readdirSync(join(dir, "data", "embed")) : []).toEqual(before);
   });
 
   it("rejects an invalid config with the field named", async () => {

@@ -217,6 +217,16 @@ describe("EmbeddingStore.open: clear errors", () => {
     const bytes = readFileSync(join(d, s1!.file));
     writeFileSync(join(d, s1!.file), bytes.subarray(0, bytes.length - 4));
     expect(() => EmbeddingStore.open(d)).toThrow(/truncated shard/);
+    // a shard that is not a .npy at all: npy.ts's detail, restated with the store's fix
+    writeFileSync(join(d, s1!.file), "garbage");
+    let err: unknown;
+    try {
+      EmbeddingStore.open(d);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toContain(`${join(d, s1!.file)}: embedding-store shard: not a .npy file (bad magic`);
+    expect((err as SaerchError).fix).toMatch(/rebuild the store/);
   });
 
   it("an id list that does not match its shard is rejected", async () => {

@@ -2,10 +2,12 @@
  * Tests for src/families/stage.ts (METHOD.md §5) on a synthetic SAE with planted families (six roots with
  * six children each, plus noise features): the clean set gives exactly the planted families; labels and
  * scores through a local OpenAI-compatible server (exact requests, resume without new requests, the
- * fallback to the parent's label) and offline; reopening; exports; and every bad input named before any
- * artefact exists.
+ * fallback to the parent's label) and offline; reopening; exports; the run's spend ledger and a run in use
+ * by another process stopping the stage; and every bad input named before any artefact exists.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { familyFeatures } from "../../src/families/build.js";
@@ -13,9 +15,11 @@ import { readFamiliesJson } from "../../src/families/families-json.js";
 import { FAMILY_LABELS_FILE } from "../../src/families/labeller.js";
 import { buildFamilyLabelMessages } from "../../src/families/prompts.js";
 import { BUILD_FILE, EXPORT_FILES, type FamiliesResult, type FamiliesSkipped, runFamiliesStage, STATS_FILE } from "../../src/families/stage.js";
+import { readRunSpend } from "../../src/interpret/spend-ledger.js";
 import type { ChatMessage } from "../../src/interpret/types.js";
 import { readJsonlLog } from "../../src/io/jsonl.js";
 import { writeNpy } from "../../src/io/npy.js";
+import { RUN_LOCK_FILE, RUN_LOCK_FORMAT } from "../../src/io/run-lock.js";
 import { CODES_INDICES_FILE, CODES_VALUES_FILE } from "../../src/sae/encode.js";
 import type { SaeDomainResult } from "../../src/sae/stage.js";
 import { FakeEmbedder } from "../fixtures/embed/fake-embedder.js";
@@ -111,6 +115,23 @@ describe("families stage on planted families", () => {
     expect(server.requestsTo("/v1/chat/completions").length).toBe(before);
     expect(JSON.stringify(again!.build)).toBe(JSON.stringify(r.build));
     expect(readJsonlLog(join(r.dir, FAMILY_LABELS_FILE))).toHaveLength(TOPICS);
+    // What the labelling paid is the run's: one ledger line per paid request.
+    expect(readRunSpend(r.dir).requests).toBe(reqs.length);
+
+    // Another live process holding the run stops the stage with the clear error (not a "skipped" entry).
+    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    try {
+      writeFileSync(
+        join(r.dir, RUN_LOCK_FILE),
+        JSON.stringify({ format: RUN_LOCK_FORMAT, pid: holder.pid, hostname: hostname(), startedAt: new Date().toISOString(), what: "families", token: "other", bootId: null, procStart: null }),
+      );
+      await expect(
+        runFamiliesStage({ store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [planted.interpret], config: { llm: llm(), prices }, cachePath: join(root, "cache3.jsonl"), quiet: true }),
+      ).rejects.toThrow(new RegExp(`is in use by process ${holder.pid} on `));
+    } finally {
+      holder.kill("SIGKILL");
+      rmSync(join(r.dir, RUN_LOCK_FILE), { force: true });
+    }
   });
 
   it("offline: the baseline labels families from their members' label terms; the alive set needs no labels", async () => {

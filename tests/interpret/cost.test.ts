@@ -1,7 +1,8 @@
 /**
  * Cost accounting: the token estimate, prices, the meter per role, the budget cap against the real local
  * server (stops before a request that could pass it; nothing sent past it), cached replies free, unpriced
- * models listed, and the dry-run estimate checked by hand.
+ * models listed, the budget held per run across processes (spend-ledger.ts), and the dry-run estimate
+ * checked by hand.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +21,8 @@ import {
 } from "../../src/interpret/cost.js";
 import { OpenAiLlmClient } from "../../src/interpret/llm-client.js";
 import { CachedLlmClient, RequestCache } from "../../src/interpret/request-cache.js";
+import { readRunSpend, SPEND_FILE, withRunSpend } from "../../src/interpret/spend-ledger.js";
+import { readJsonlLog } from "../../src/io/jsonl.js";
 import type { LlmRequest } from "../../src/interpret/types.js";
 import { type OpenAITestServer, startOpenAIServer } from "../helpers/openai-server.js";
 
@@ -120,6 +123,34 @@ describe("BudgetedLlmClient", () => {
     expect(server.requestsTo(CHAT)).toHaveLength(1);
     expect(meter.role("interpreter")).toEqual({ requests: 1, cachedRequests: 1, promptTokens: 12, completionTokens: 5, usd: expect.closeTo(0.022, 12) as number });
     await c.close();
+  });
+
+  it("counts what earlier processes spent on the run (its ledger) against the budget, and appends this session's", async () => {
+    const runDir = join(dir, "run");
+    // An earlier process paid 0.066 on this run (three requests) before it stopped.
+    const first = new CostMeter(PRICES, 0.1);
+    await withRunSpend(first, runDir, async () => {
+      const c = new BudgetedLlmClient(rawClient(), first);
+      for (let i = 0; i < 3; i++) await c.complete(request(`q${i}`));
+    });
+    expect(readRunSpend(runDir)).toEqual({ requests: 3, usd: expect.closeTo(0.066, 12) as number });
+    // A new process with the same budget of 0.1: 0.066 + a worst case of 0.05 does not fit.
+    const second = new CostMeter(PRICES, 0.1);
+    const err = await withRunSpend(second, runDir, async (spend) => {
+      expect(spend().usd).toBeCloseTo(0.066, 12);
+      return new BudgetedLlmClient(rawClient(), second).complete(request("q3")).catch((e: unknown) => e);
+    });
+    expect(err).toBeInstanceOf(BudgetExceededError);
+    expect((err as Error).message).toMatch(/spent \$0\.0660 \(\$0\.0660 of it by earlier runs of these directories\)/);
+    expect(server.requestsTo(CHAT)).toHaveLength(3);
+    expect(second.summary()).toMatchObject({ totalUsd: 0, priorUsd: expect.closeTo(0.066, 12) as number });
+    // with a larger budget it pays on, and the ledger grows
+    const third = new CostMeter(PRICES, 1);
+    await withRunSpend(third, runDir, async () => new BudgetedLlmClient(rawClient(), third).complete(request("q3")));
+    const lines = readJsonlLog<{ usd: number; pid: number; role: string; model: string }>(join(runDir, SPEND_FILE));
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toMatchObject({ role: "predictor", model: "m", pid: process.pid, usd: expect.closeTo(0.022, 12) as number });
+    expect(() => third.addPriorSpend(-1)).toThrow(/non-negative/);
   });
 
   it("counts an unpriced model at 0 USD, lists it, and never blocks on it", async () => {

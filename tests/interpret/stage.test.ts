@@ -3,15 +3,18 @@
  *
  * - On a synthetic store (always runs): the LLM path through `runInterpretStage` with no `client` but
  *   `llm.baseURL` at a local OpenAI-compatible server ("auto" resolves to "llm" without a key): models and
- *   per-role token accounting, resuming and the request cache, and the budget cap; `resolveScorerKind`,
+ *   per-role token accounting, resuming and the request cache, the budget cap held per run across
+ *   processes, a second labeller refused while another process holds the run; `resolveScorerKind`,
  *   `estimateInterpretCost` against a hand computation, `targetFromSae`, `sweepTargets` /
  *   `sweepLadderTargets`, and the clear errors for mismatched codes, missing texts and foreign embedders.
  * - On real data (skipped only when the shared folder is absent): 400 astro-ph abstracts of the shared
  *   USE-lite store adopted into a temp store, a small SAE trained on them, and the offline baseline run end
  *   to end with the USE-lite embedder the stage builds from the store's manifest.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
@@ -33,11 +36,13 @@ import {
   sweepTargets,
   targetFromSae,
 } from "../../src/interpret/stage.js";
+import { readRunSpend, SPEND_FILE } from "../../src/interpret/spend-ledger.js";
 import type { ChatMessage, LabelRecord } from "../../src/interpret/types.js";
 import { artefactRun, runIdFor } from "../../src/io/artefact.js";
 import { readJsonl, readJsonlLog } from "../../src/io/jsonl.js";
 import { readNpy, writeNpy } from "../../src/io/npy.js";
 import { dataDir, sharedDir, sharedPath } from "../../src/io/paths.js";
+import { RUN_LOCK_FILE, RUN_LOCK_FORMAT, RunInUseError } from "../../src/io/run-lock.js";
 import { domainRows, runSaeStage, type SaeDomainResult } from "../../src/sae/stage.js";
 import { SWEEP_RUN_PREFIX, SweepConfig, splitRows, sweepRunConfig } from "../../src/scaling/sweep.js";
 import { type OpenAITestServer, type RecordedRequest, startOpenAIServer } from "../helpers/openai-server.js";
@@ -312,7 +317,7 @@ describe("on a synthetic store", () => {
     expect(replayCost.roles.predictor).toMatchObject({ requests: 0, cachedRequests: nPred, promptTokens: 0, usd: 0 });
   });
 
-  it("stops cleanly at the budget, and a rerun with a larger budget finishes the rest", async () => {
+  it("stops cleanly at the budget; the run keeps its spend, so a rerun with the same budget pays nothing and a larger one finishes the rest", async () => {
     // Sequential requests, one feature per round: a feature spends 2000·2.5 + 400·10 µ$ (interpreter) plus
     // 6 · (300·0.15 + 20·0.6) µ$ (predictor) = $0.009342, and an interpreter request reserves ≥ 800·10 µ$
     // = $0.008 in advance (its completion cap), so $0.025 pays for two or three features, not ten.
@@ -336,6 +341,18 @@ describe("on a synthetic store", () => {
     expect(cutCost.totalUsd).toBeLessThanOrEqual(0.025);
     expect(JSON.parse(readFileSync(join(cut!.dir, SUMMARY_FILE), "utf8"))).toMatchObject({ stopped: s.stopped, labelled: labelledCut });
     const cutRequests = chatRequests().length - before;
+    // The run's ledger holds what this session paid.
+    const ledger = readJsonlLog<{ usd: number; role: string }>(join(cut!.dir, SPEND_FILE));
+    expect(ledger.length).toBe(cutRequests);
+    expect(ledger.reduce((a, e) => a + e.usd, 0)).toBeCloseTo(cutCost.totalUsd, 12);
+    expect(s.runSpend).toEqual({ requests: cutRequests, usd: expect.closeTo(cutCost.totalUsd, 12) as number });
+
+    // The same budget again: the earlier process's spend counts, so nothing more is paid.
+    const [same] = await runInterpretStage({ store, texts, targets: [target], config: config(0.025), cachePath, quiet: true });
+    expect(chatRequests().length - before).toBe(cutRequests);
+    expect(same!.summary.stopped).toMatch(/earlier runs of these directories/);
+    expect(same!.summary.labelled).toBe(labelledCut);
+    expect((same!.summary.costThisSession as { priorUsd: number }).priorUsd).toBeCloseTo(cutCost.totalUsd, 12);
 
     const [rest] = await runInterpretStage({ store, texts, targets: [target], config: config(10), cachePath, quiet: true });
     expect(rest!.dir).toBe(cut!.dir);
@@ -353,6 +370,31 @@ describe("on a synthetic store", () => {
     // The features labelled before the stop kept their records (same labels, not relabelled).
     const cutLabels = cut!.records.filter((x) => x.status === "labelled");
     for (const c of cutLabels) expect(rest!.records.find((x) => x.feature === c.feature)).toEqual(c);
+    expect(readRunSpend(rest!.dir).usd).toBeCloseTo(cutCost.totalUsd + (r.costThisSession as { totalUsd: number }).totalUsd, 12);
+    expect(readRunSpend(rest!.dir).usd).toBeLessThanOrEqual(10);
+  });
+
+  it("a second labeller on a run in use by another process gets 'in use by process N' and sends nothing", async () => {
+    const cachePath = join(root, "locked-cache.jsonl");
+    const config = llmConfig({ maxFeatures: 3, examples: { seed: 11 } });
+    const [first] = await runInterpretStage({ store, texts, targets: [target], config, cachePath, quiet: true });
+    rmSync(join(first!.dir, LABELS_FILE)); // work left to do
+    const other = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    try {
+      writeFileSync(
+        join(first!.dir, RUN_LOCK_FILE),
+        JSON.stringify({ format: RUN_LOCK_FORMAT, pid: other.pid, hostname: hostname(), startedAt: new Date().toISOString(), what: "labelling", token: "other", bootId: null, procStart: null }),
+      );
+      const before = chatRequests().length;
+      const err = await runInterpretStage({ store, texts, targets: [target], config, cachePath: join(root, "locked-cache-2.jsonl"), quiet: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RunInUseError);
+      expect((err as Error).message).toContain(`is in use by process ${other.pid} on ${hostname()}: labelling`);
+      expect(chatRequests().length).toBe(before);
+      expect(existsSync(join(first!.dir, LABELS_FILE))).toBe(false);
+    } finally {
+      other.kill("SIGKILL");
+      rmSync(join(first!.dir, RUN_LOCK_FILE), { force: true });
+    }
   });
 
   it("sweepTargets reads a finished sweep's cells; sweepLadderTargets keeps the size ladder", () => {

@@ -354,8 +354,11 @@ print(json.dumps(res))`,
 });
 
 describe("format errors", () => {
-  /** Expect `fn` to throw a FormatError whose message names `file` and matches `pattern`. */
-  function expectFormatError(fn: () => unknown, file: string, pattern: RegExp): void {
+  /**
+   * Expect `fn` to throw a FormatError whose message names `file` and matches `pattern`, with a fix for a
+   * user's own file (re-save or pass another file), never the store's "rebuild".
+   */
+  function expectFormatError(fn: () => unknown, file: string, pattern: RegExp): FormatError {
     let caught: unknown;
     try {
       fn();
@@ -363,17 +366,29 @@ describe("format errors", () => {
       caught = err;
     }
     expect(caught).toBeInstanceOf(FormatError);
-    expect((caught as FormatError).message).toContain(file);
-    expect((caught as FormatError).message).toMatch(pattern);
+    const err = caught as FormatError;
+    expect(err.message).toContain(file);
+    expect(err.file).toBe(file);
+    expect(err.message).toMatch(pattern);
+    expect(err.detail).toMatch(pattern);
+    expect(err.fix).toMatch(/np\.save|numpy|\.npy file/);
+    expect(err.fix).not.toMatch(/rebuild|store/);
+    return err;
   }
 
   it("bad magic", () => {
     const p = join(dir, "bad-magic.npy");
     writeFileSync(p, "PK\x03\x04 this is a zip, not an npy file");
-    expectFormatError(() => readNpy(p), p, /bad magic/);
+    expectFormatError(() => readNpy(p), p, /bad magic: expected \\x93NUMPY; it starts like a zip archive \(an \.npz\?\)/);
     const empty = join(dir, "empty.npy");
     writeFileSync(empty, "");
-    expectFormatError(() => readNpyHeader(empty), empty, /bad magic/);
+    expectFormatError(() => readNpyHeader(empty), empty, /bad magic.*the file is empty/);
+    const csv = join(dir, "vectors.npy");
+    writeFileSync(csv, "0.1,0.2,0.3\n0.4,0.5,0.6\n");
+    expectFormatError(() => readNpyHeader(csv), csv, /bad magic.*it starts with the text "0\.1,0\.2,"/);
+    const binary = join(dir, "binary.npy");
+    writeFileSync(binary, Buffer.from([0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 0, 0]));
+    expectFormatError(() => readNpyHeader(binary), binary, /bad magic.*it starts with the bytes 00 01 02 03 fa fb fc fd/);
   });
 
   it("corrupt header", () => {

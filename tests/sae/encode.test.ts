@@ -4,7 +4,7 @@
  * hand-set case, and the reconstruction report against model.ts's NMSE.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +12,8 @@ import { Rng } from "../../src/core/rng.js";
 import { cosine } from "../../src/core/vector.js";
 import type { EmbeddingStore } from "../../src/embed/store-reader.js";
 import { readNpy, readNpyHeader } from "../../src/io/npy.js";
-import { encodeStore, featureStats, loadCodes, reconstructionReport } from "../../src/sae/encode.js";
+import { SaerchError } from "../../src/core/errors.js";
+import { CODES_MARKER_FILE, codesProblem, encodeStore, featureStats, loadCodes, reconstructionReport } from "../../src/sae/encode.js";
 import { encodeTopK, nmse, reconstruct } from "../../src/sae/model.js";
 import { initSaeParams, type SaeParams } from "../../src/sae/params.js";
 import { writeSyntheticStore } from "../fixtures/sae/synthetic-store.js";
@@ -57,7 +58,7 @@ describe("encodeStore", () => {
     const got = val.data as Float32Array;
     for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want.valuesBK[i]!, 5);
     expect(readNpyHeader(res.indicesPath).headerBytes % 64).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(["codes.indices.npy", "codes.values.npy"]);
+    expect(readdirSync(dir).sort()).toEqual(["codes.indices.npy", "codes.json", "codes.values.npy"]);
     const codes = loadCodes(dir);
     expect(codes.k).toBe(K);
     expect(res.stats).toEqual(featureStats(codes, N_LATENTS));
@@ -105,6 +106,61 @@ print(json.dumps({"dtypes": [str(i.dtype), str(v.dtype)], "shapes": [list(i.shap
       /row 300 \(position 1\) is out of bounds/,
     );
     expect(existsSync(join(tmp, "bad")) ? readdirSync(join(tmp, "bad")) : []).toEqual([]);
+  });
+});
+
+describe("codesProblem (the two codes files are complete-or-redo)", () => {
+  it("accepts a finished encoding and names what is wrong with a broken one", async () => {
+    const dir = join(tmp, "pair");
+    const rows = Int32Array.of(0, 1, 2, 3, 4, 5);
+    await encodeStore({ params, k: K, store, rows, dir, quiet: true });
+    const want = { count: 6, k: K };
+    expect(codesProblem(dir, want)).toBeUndefined();
+    expect(codesProblem(dir, { count: 7, k: K })).toMatch(/codes.json says 6 × 5, expected 7 × 5/);
+    const saved = join(tmp, "pair-values.npy");
+    copyFileSync(join(dir, "codes.values.npy"), saved);
+    // the crash of the issue: indices committed, values not
+    rmSync(join(dir, "codes.values.npy"));
+    expect(codesProblem(dir, want)).toBe("codes.values.npy is missing");
+    const err = (() => {
+      try {
+        loadCodes(dir);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(SaerchError);
+    expect((err as Error).message).toContain(`${join(dir, "codes.values.npy")} is missing: the SAE's codes are incomplete`);
+    expect((err as SaerchError).fix).toMatch(/rerun the SAE stage/);
+    // a rewrite cut short before the marker: both files there, no marker
+    copyFileSync(saved, join(dir, "codes.values.npy"));
+    rmSync(join(dir, CODES_MARKER_FILE));
+    expect(codesProblem(dir, want)).toMatch(/codes.json is missing \(the encoding did not finish\)/);
+    await encodeStore({ params, k: K, store, rows, dir, quiet: true });
+    truncateSync(join(dir, "codes.values.npy"), readNpyHeader(join(dir, "codes.values.npy")).headerBytes + 8);
+    expect(codesProblem(dir, want)).toMatch(/codes.values.npy has \d+ bytes, not the \d+ its shape needs/);
+  });
+
+  it("a rewrite that dies part way leaves no marker vouching for the old pair", async () => {
+    const dir = join(tmp, "pair-rewrite");
+    const rows = Int32Array.of(1, 2, 3, 4);
+    await encodeStore({ params, k: K, store, rows, dir, quiet: true });
+    let reads = 0;
+    const failing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === "gather") {
+          return (r: Int32Array) => {
+            if (++reads > 1) throw new Error("disk gone");
+            return target.gather(r);
+          };
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    await expect(encodeStore({ params, k: K, store: failing, rows, dir, batch: 2, quiet: true })).rejects.toThrow("disk gone");
+    expect(codesProblem(dir, { count: 4, k: K })).toMatch(/codes.json is missing/);
+    await encodeStore({ params, k: K, store, rows, dir, quiet: true });
+    expect(codesProblem(dir, { count: 4, k: K })).toBeUndefined();
   });
 });
 

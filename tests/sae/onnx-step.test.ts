@@ -194,6 +194,7 @@ describe("OnnxTrainStep contracts", () => {
     const step = await OnnxTrainStep.create(c, init, { threads: 1 });
     try {
       expect(step.engine).toBe("onnx cpu (1 threads, update in wasm)");
+      expect(step.threads).toBe(1); // what checkpoints record
       await step.step(batches(7, 6, 1, 8)[0]!);
       expect(init.params.wEncFD).toEqual(before);
       const s1 = await step.state();

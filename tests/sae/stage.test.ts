@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -8,6 +8,8 @@ import { adoptNpy } from "../../src/embed/adopt-npy.js";
 import { DOMAINS_FILE } from "../../src/embed/stage.js";
 import { EmbeddingStore } from "../../src/embed/store-reader.js";
 import { writeNpy } from "../../src/io/npy.js";
+import { readRunLock } from "../../src/io/run-lock.js";
+import { CODES_INDICES_FILE, CODES_MARKER_FILE, CODES_VALUES_FILE } from "../../src/sae/encode.js";
 import { domainRows, runSaeStage } from "../../src/sae/stage.js";
 
 describe("domainRows", () => {
@@ -71,6 +73,24 @@ describe("runSaeStage", () => {
     expect(again[0]!.resumed).toBe(true);
     expect(again[0]!.params.wDecFD).toEqual(first[0]!.params.wDecFD);
     expect(again[0]!.features.densityF).toEqual(first[0]!.features.densityF);
+  });
+
+  it("a crash between the two codes files (indices written, values not) is re-encoded on the rerun", async () => {
+    const first = await runSaeStage(store, ["y"], sae);
+    const dir = first[0]!.dir;
+    const indices = readFileSync(join(dir, CODES_INDICES_FILE));
+    rmSync(join(dir, CODES_VALUES_FILE));
+    rmSync(join(dir, CODES_MARKER_FILE));
+    const again = await runSaeStage(store, ["y"], sae);
+    expect(again[0]!.resumed).toBe(true);
+    expect(again[0]!.features).toEqual(first[0]!.features);
+    expect(readFileSync(join(dir, CODES_INDICES_FILE)).equals(indices)).toBe(true);
+    expect(existsSync(join(dir, CODES_VALUES_FILE))).toBe(true);
+    // values there but no marker (a rewrite cut short): encoded again too
+    rmSync(join(dir, CODES_MARKER_FILE));
+    await runSaeStage(store, ["y"], sae);
+    expect(existsSync(join(dir, CODES_MARKER_FILE))).toBe(true);
+    expect(readRunLock(dir)).toBeUndefined();
   });
 
   it("names the domains there are when one is unknown", async () => {

@@ -1,12 +1,13 @@
 /**
  * Tests for src/sae/trainer.ts with the naive reference engine on a 300-row synthetic store (d = 16, n = 48,
  * k = 4): the batch order, metrics and checkpoints of a run, resuming after kill -9 (a real child process
- * running dist/) bit-identical to an uninterrupted run, a finished run doing nothing, NaN stops, and the
- * errors for a checkpoint of another dimension, config or data.
+ * running dist/) bit-identical to an uninterrupted run, a finished run doing nothing, NaN stops, the
+ * errors for a checkpoint of another dimension, config, data or thread count, and a second trainer on a run
+ * directory in use refused.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
@@ -15,6 +16,7 @@ import { rowNorms } from "../../src/core/vector.js";
 import type { EmbeddingStore } from "../../src/embed/store-reader.js";
 import { readJsonlLog } from "../../src/io/jsonl.js";
 import { repoPath } from "../../src/io/paths.js";
+import { readRunLock, RunInUseError } from "../../src/io/run-lock.js";
 import { listCheckpoints, loadCheckpoint, loadSaeWeights } from "../../src/sae/checkpoint.js";
 import { resolveSaeConfig, type ResolvedSaeConfig, type SaeConfigInput } from "../../src/sae/config.js";
 import { NaiveTrainStep } from "../../src/sae/naive.js";
@@ -307,6 +309,69 @@ describe("trainSae", () => {
     // more steps continues the same run (steps and logging fields are not part of the config hash)
     const longer = await trainSae({ config: { ...CONFIG, steps: 15, logEvery: 3 }, store, rows: ROWS, dir, createStep: naive, quiet: true });
     expect(longer).toMatchObject({ resumed: true, steps: 15 });
+  });
+
+  it("a second trainer on a run directory in use gets 'in use by process N', and the first's metrics stay whole", async () => {
+    const DIST = repoPath("dist");
+    if (!existsSync(join(DIST, "io", "run-lock.js"))) throw new Error("dist/ is stale: run `npm run build` before this test");
+    const dir = runDir("two-trainers");
+    const child = spawn(
+      process.execPath,
+      [repoPath("tests", "fixtures", "sae", "train-child.mjs"), DIST, store.dir, dir, JSON.stringify(CONFIG), JSON.stringify(Array.from(ROWS)), "20"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
+    const deadline = Date.now() + 20_000;
+    while (readRunLock(dir)?.pid !== child.pid) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`training child never locked ${dir} (${child.exitCode}): ${stderr}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const err = await trainSae({ config: CONFIG, store, rows: ROWS, dir, createStep: naive, quiet: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunInUseError);
+    expect((err as Error).message).toContain(`is in use by process ${child.pid} on `);
+    expect((err as Error).message).toContain("SAE training");
+    expect(await exited).toBe(0);
+    expect(readJsonlLog<TrainMetrics>(join(dir, METRICS_FILE)).map((m) => m.step)).toEqual([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60]);
+    expect(readRunLock(dir)).toBeUndefined();
+    const again = await trainSae({ config: CONFIG, store, rows: ROWS, dir, createStep: naive, quiet: true });
+    expect(again.resumed).toBe(true);
+  });
+
+  it("records the engine's thread count in checkpoints; a resume on another count is refused, threads: 0 takes the recorded one", async () => {
+    /** The naive engine, reporting the thread count it was configured with (`perCore` for threads: 0). */
+    const threaded = (perCore: number, seen: number[] = [], cores = Infinity): CreateTrainStep => async (config, init) => {
+      const inner = new NaiveTrainStep(config, init);
+      const threads = Math.min(config.threads || perCore, cores); // as the onnx engine: no more kernel threads than cores
+      seen.push(threads);
+      return { engine: `naive (${threads} threads)`, threads, step: (x) => inner.step(x), state: () => inner.state(), close: () => inner.close() };
+    };
+    const dir = runDir("threads");
+    await trainSae({ config: { ...CONFIG, steps: 10, threads: 1 }, store, rows: ROWS, dir, createStep: threaded(4), quiet: true });
+    expect(loadCheckpoint(dir)!.threads).toBe(1);
+    const err = await trainSae({ config: { ...CONFIG, steps: 20, threads: 2 }, store, rows: ROWS, dir, createStep: threaded(4), quiet: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SaerchError);
+    expect((err as Error).message).toMatch(/was trained on 1 thread\(s\) but this engine \(naive \(2 threads\)\) runs on 2/);
+    expect((err as SaerchError).fix).toContain("set threads: 1 in the SAE config");
+    // "one per core" on a machine with another core count: the checkpoint's count is used
+    const seen: number[] = [];
+    const resumed = await trainSae({ config: { ...CONFIG, steps: 20, threads: 0 }, store, rows: ROWS, dir, createStep: threaded(4, seen), quiet: true });
+    expect(seen).toEqual([1]);
+    expect(loadCheckpoint(dir)!.threads).toBe(1);
+    const straight = await trainSae({ config: { ...CONFIG, steps: 20, threads: 1 }, store, rows: ROWS, dir: runDir("threads-straight"), createStep: threaded(4), quiet: true });
+    expect(sameParams(resumed.params, straight.params)).toBe(true);
+    // threads: 0 on a machine with fewer cores than the checkpoint used: refused, the fix names the cores needed
+    const many = availableParallelism() + 1;
+    const wide = runDir("threads-wide");
+    await trainSae({ config: { ...CONFIG, steps: 10, threads: many }, store, rows: ROWS, dir: wide, createStep: threaded(4), quiet: true });
+    const fewer = await trainSae({ config: { ...CONFIG, steps: 20, threads: 0 }, store, rows: ROWS, dir: wide, createStep: threaded(4, [], availableParallelism()), quiet: true }).catch((e: unknown) => e);
+    expect((fewer as Error).message).toMatch(new RegExp(`trained on ${many} thread\\(s\\) but this engine .* runs on ${availableParallelism()}`));
+    expect((fewer as SaerchError).fix).toContain(`resume on a machine with at least ${many} cores`);
+    // an engine whose results do not depend on a thread count records none
+    const plain = runDir("threads-none");
+    await trainSae({ config: { ...CONFIG, steps: 10 }, store, rows: ROWS, dir: plain, createStep: naive, quiet: true });
+    expect(loadCheckpoint(plain)!.threads).toBeUndefined();
   });
 
   it("rejects rows outside the store", async () => {

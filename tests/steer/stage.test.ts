@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmbeddingStore } from "../../src/embed/store-reader.js";
 import { runFamiliesStage } from "../../src/families/stage.js";
+import { readRunSpend } from "../../src/interpret/spend-ledger.js";
 import type { ChatMessage } from "../../src/interpret/types.js";
+import { readRunLock } from "../../src/io/run-lock.js";
 import { STEER_METHODS } from "../../src/steer/config.js";
 import type { Ranker } from "../../src/steer/evaluate.js";
 import { buildRewriteMessages } from "../../src/steer/prompts.js";
@@ -132,6 +134,9 @@ describe("steering stage on a geometric planted SAE", () => {
     const again = await runSteerStage({ store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [planted.interpret], families, config: config(), ranker: naiveRanker, embedder, cachePath: join(root, "cache.jsonl") });
     expect(server.requestsTo("/v1/chat/completions").length).toBe(before);
     expect((again[0] as SteerStageResult).reopened).toBe(true);
+    // The requests the first run paid are in its spend ledger (counted against budgetUsd by later runs).
+    expect(readRunSpend((again[0] as SteerStageResult).dir).requests).toBe(before);
+    expect(readRunLock((again[0] as SteerStageResult).dir)).toBeUndefined();
   });
 
   it("a query file; the grid's order; bad input", async () => {
