@@ -14,10 +14,9 @@ import { wasmApi } from "../../src/runtime/wasm-assembler.js";
 
 const SHAPE = { n: 24, d: 10, k: 3, kAux: 4, batchCapacity: 8, threads: 2 };
 
-/** Two-thread kernels with a random state and staged selections (the same for every `timing`). */
-function staged(timing: KernelPoolTiming = {}): CpuKernels {
-  const cpu = new CpuKernels(SHAPE, "wasm", timing);
-  const { n, d, k, kAux, batchCapacity: b } = SHAPE;
+/** Two-thread kernels with a random state and `b` rows of staged selections (the same for every `timing`). */
+function staged(timing: KernelPoolTiming = {}, cpu = new CpuKernels(SHAPE, "wasm", timing), b = SHAPE.batchCapacity): CpuKernels {
+  const { n, d, k, kAux } = SHAPE;
   const rng = new Rng(11);
   for (const mat of ["enc", "dec"] as const) for (const slot of ["p", "m", "v"] as const) rng.fillNormalInPlace(cpu[mat][slot]);
   cpu.enc.v.forEach((x, i, a) => (a[i] = x * x));
@@ -34,9 +33,9 @@ function staged(timing: KernelPoolTiming = {}): CpuKernels {
   return cpu;
 }
 
-/** One step's passes; the state's bytes afterwards. */
-function step(cpu: CpuKernels): Uint8Array[] {
-  const { d, k, kAux, batchCapacity: b } = SHAPE;
+/** One step's passes on `b` rows; the state's bytes afterwards. */
+function step(cpu: CpuKernels, b = SHAPE.batchCapacity): Uint8Array[] {
+  const { d, k, kAux } = SHAPE;
   const { sse } = cpu.decode(b, kAux, 0.02, Float32Array.from({ length: d }, (_, i) => 0.01 * i));
   cpu.accumulateGradients(b, k + kAux, k);
   const norm = cpu.encoderNormSq() + cpu.decoderProjectedNormSq();
@@ -70,6 +69,23 @@ describe("kernel pool handoff", () => {
     } finally {
       await fast.close();
       await slow.close();
+    }
+  });
+
+  it("a memory grown after the workers started: the step's bits equal those of kernels made that big", async () => {
+    // 2 rows fit the first 64 KiB page; 600 rows need three more.
+    const b = 600;
+    const grown = new CpuKernels({ ...SHAPE, batchCapacity: 2 }, "wasm");
+    const wide = staged({}, new CpuKernels({ ...SHAPE, batchCapacity: b }, "wasm"), b);
+    try {
+      grown.encoderNormSq(); // a pass before the growth, so the workers are running
+      const before = grown.enc.p.buffer.byteLength;
+      expect(grown.ensureBatch(b)).toBe(true);
+      expect([before, grown.enc.p.buffer.byteLength]).toEqual([65_536, 4 * 65_536]);
+      expect(step(staged({}, grown, b), b)).toEqual(step(wide, b));
+    } finally {
+      await grown.close();
+      await wide.close();
     }
   });
 
