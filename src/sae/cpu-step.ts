@@ -4,14 +4,12 @@
  * staging, and the kernels of `cpu-kernels.ts` run over them — split across threads by rows (batch rows for the
  * decode, latents for everything else) when more than one thread is given.
  *
- * Threads: the memory is then shared with worker threads that run the same module; each pass hands every
- * thread a row range through a small control block (Atomics wait / notify), the calling thread takes the
- * first range, and partial sums are added here. onnxruntime-node does not accept SharedArrayBuffer-backed
+ * Threads: the memory is then shared with worker threads that run the same module (`kernel-pool.ts`: the
+ * Atomics handoff); each pass hands every thread a row range, the calling thread takes the first range, and
+ * partial sums are added here, in thread order (so the same thread count gives the same bits). onnxruntime-node does not accept SharedArrayBuffer-backed
  * tensors, so with threads the encoder weights are mirrored into an ordinary buffer after each update (one
  * `[F, D]` copy) and the selections are copied in from onnxruntime's outputs.
  */
-import { Worker } from "node:worker_threads";
-import { SaerchError } from "../core/errors.js";
 import { WASM_MAX_PAGES, WASM_PAGE, wasmApi, type WasmMemory } from "../runtime/wasm-assembler.js";
 import {
   accumulateRowsInPlace,
@@ -29,6 +27,7 @@ import {
   type KernelName,
   type StepStaging,
 } from "./cpu-kernels.js";
+import { KernelPool, type KernelPoolTiming } from "./kernel-pool.js";
 
 /** Where the kernels run: WebAssembly SIMD (fast) or plain JS (fallback, reference). */
 export type CpuBackend = "wasm" | "js";
@@ -102,142 +101,6 @@ function layout(shape: CpuShape): Record<string, number> & { total: number; stag
   return { ...out, total: offset, staging: out.staging! };
 }
 
-// --- Worker threads. ------------------------------------------------------------------------------------------
-
-/** Most arguments a kernel takes. */
-const MAX_ARGS = 32;
-/** Bytes of one thread's control block: [state i32 | result f64 | argc f64 | args f64 × MAX_ARGS], padded. */
-const SLOT_BYTES = 512;
-/** A thread's state: idle, or the 1-based kernel index it is running, or one of these. */
-const STATE_IDLE = 0;
-const STATE_EXIT = -1;
-const STATE_FAILED = -2;
-/** Bytes per worker for its last error message. */
-const ERROR_BYTES = 1024;
-/** How long the calling thread waits for a worker before declaring it stuck. */
-const WORKER_TIMEOUT_MS = 120_000;
-
-/** The worker's loop (plain JS, evaluated in each worker thread). */
-const WORKER_SOURCE = `
-const { workerData } = require("node:worker_threads");
-const { module, memory, control, errors, slot, names } = workerData;
-const kernels = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
-const state = new Int32Array(control, slot * ${SLOT_BYTES}, 1);
-const f64 = new Float64Array(control, slot * ${SLOT_BYTES} + 8, ${MAX_ARGS + 2});
-const errorBytes = new Uint8Array(errors, slot * ${ERROR_BYTES}, ${ERROR_BYTES});
-for (;;) {
-  const cmd = Atomics.load(state, 0);
-  if (cmd === ${STATE_EXIT}) break;
-  // Only a positive value is a command; idle and failed wait for the main thread to change the state.
-  if (cmd <= 0) {
-    Atomics.wait(state, 0, cmd);
-    continue;
-  }
-  let next = ${STATE_IDLE};
-  try {
-    const args = Array.from(f64.subarray(2, 2 + f64[1]));
-    const r = kernels[names[cmd - 1]](...args);
-    f64[0] = typeof r === "number" ? r : 0;
-  } catch (err) {
-    next = ${STATE_FAILED};
-    const text = new TextEncoder().encode(String(err && err.stack ? err.stack : err)).subarray(0, ${ERROR_BYTES - 1});
-    errorBytes.fill(0);
-    errorBytes.set(text);
-  }
-  Atomics.store(state, 0, next);
-  Atomics.notify(state, 0);
-}
-`;
-
-/** Runs a kernel on the calling thread and the workers at once, each on its own argument list. */
-class KernelPool {
-  private readonly workers: Worker[] = [];
-  private readonly control: SharedArrayBuffer;
-  /** Per worker, the UTF-8 text of its last error (NUL-padded). */
-  private readonly errors: SharedArrayBuffer;
-
-  constructor(
-    private readonly kernels: Record<KernelName, (...args: number[]) => number | undefined>,
-    module: object,
-    memory: WasmMemory,
-    readonly threads: number,
-  ) {
-    this.control = new SharedArrayBuffer(SLOT_BYTES * threads);
-    this.errors = new SharedArrayBuffer(ERROR_BYTES * threads);
-    for (let slot = 1; slot < threads; slot++) {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { module, memory, control: this.control, errors: this.errors, slot, names: KERNEL_NAMES },
-      });
-      worker.unref();
-      this.workers.push(worker);
-    }
-  }
-
-  /** Run `name` with argsPerThread[t] on thread t (0 = this one); returns each thread's result. */
-  run(name: KernelName, argsPerThread: number[][]): number[] {
-    const cmd = KERNEL_NAMES.indexOf(name) + 1;
-    const used = argsPerThread.length;
-    for (let t = 1; t < used; t++) {
-      const f64 = new Float64Array(this.control, t * SLOT_BYTES + 8, MAX_ARGS + 2);
-      const args = argsPerThread[t]!;
-      f64[1] = args.length;
-      f64.set(args, 2);
-      const state = new Int32Array(this.control, t * SLOT_BYTES, 1);
-      Atomics.store(state, 0, cmd);
-      Atomics.notify(state, 0);
-    }
-    let mine = 0;
-    let error: unknown;
-    try {
-      mine = this.kernels[name](...argsPerThread[0]!) ?? 0;
-    } catch (err) {
-      error = err;
-    }
-    // Always collect the workers, so that none is still running when the next pass hands out work.
-    const results = this.collect(name, used);
-    if (error !== undefined) throw error;
-    return [mine, ...results];
-  }
-
-  /** Wait for threads 1..used−1 to finish `name`; their results. */
-  private collect(name: KernelName, used: number): number[] {
-    const results: number[] = [];
-    let failed: string | undefined;
-    for (let t = 1; t < used; t++) {
-      const state = new Int32Array(this.control, t * SLOT_BYTES, 1);
-      for (;;) {
-        const now = Atomics.load(state, 0);
-        if (now === STATE_IDLE) break;
-        if (now === STATE_FAILED) {
-          const bytes = new Uint8Array(this.errors, t * ERROR_BYTES, ERROR_BYTES);
-          const end = bytes.indexOf(0);
-          const why = new TextDecoder().decode(bytes.slice(0, end < 0 ? ERROR_BYTES : end));
-          failed = `the ${name} kernel failed in worker thread ${t}: ${why}`;
-          Atomics.store(state, 0, STATE_IDLE);
-          break;
-        }
-        if (Atomics.wait(state, 0, now, WORKER_TIMEOUT_MS) === "timed-out") {
-          throw new SaerchError(`onnx SAE step: worker thread ${t} did not finish ${name} within ${WORKER_TIMEOUT_MS / 1000} s`);
-        }
-      }
-      results.push(new Float64Array(this.control, t * SLOT_BYTES + 8, 1)[0]!);
-    }
-    if (failed) throw new SaerchError(`onnx SAE step: ${failed}`);
-    return results;
-  }
-
-  /** Stop the workers. */
-  async close(): Promise<void> {
-    for (let t = 1; t < this.threads; t++) {
-      const state = new Int32Array(this.control, t * SLOT_BYTES, 1);
-      Atomics.store(state, 0, STATE_EXIT);
-      Atomics.notify(state, 0);
-    }
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
-}
-
 /** Split [0, total) into `parts` contiguous ranges (some may be empty). */
 function splitEven(total: number, parts: number): [number, number][] {
   return Array.from({ length: parts }, (_, t): [number, number] => [Math.floor((total * t) / parts), Math.floor((total * (t + 1)) / parts)]);
@@ -270,7 +133,7 @@ export class CpuKernels {
   /** Ordinary-memory copy of the encoder weights for onnxruntime (threads > 1). */
   private readonly encMirror: Float32Array | undefined;
   private readonly memory: WasmMemory | undefined;
-  private readonly pool: KernelPool | undefined;
+  private readonly pool: KernelPool<KernelName> | undefined;
   readonly threads: number;
 
   /** True when WebAssembly SIMD is available here and the buffers fit one wasm32 memory. */
@@ -283,9 +146,13 @@ export class CpuKernels {
     }
   }
 
+  /**
+   * @param timing fault injection for the worker handoff (tests and the stress harness only)
+   */
   constructor(
     readonly shape: CpuShape,
     readonly backend: CpuBackend,
+    timing: KernelPoolTiming = {},
   ) {
     this.threads = backend === "js" ? 1 : Math.max(1, Math.floor(shape.threads));
     this.shape = { ...shape, threads: this.threads };
@@ -305,7 +172,8 @@ export class CpuKernels {
     const module = new wasmApi.Module(kernelModule(pages, shared));
     const instance = new wasmApi.Instance(module, { env: { mem: memory } });
     this.memory = memory;
-    this.pool = new KernelPool(instance.exports as Record<KernelName, (...args: number[]) => number>, module, memory, this.threads);
+    const kernels = instance.exports as Record<KernelName, (...args: number[]) => number>;
+    this.pool = new KernelPool(kernels, module, memory, KERNEL_NAMES, this.threads, timing);
     this.ortCanShare = !shared;
     this.encMirror = shared ? new Float32Array(shape.n * shape.d) : undefined;
     this.bind(memory.buffer);

@@ -21,6 +21,7 @@ import { SaerchError } from "../core/errors.js";
 import type { ResolvedSaeConfig } from "./config.js";
 import { adamRowsInPlace, sumSquares, type AdamScalars } from "./cpu-kernels.js";
 import { CpuKernels } from "./cpu-step.js";
+import type { KernelPoolTiming } from "./kernel-pool.js";
 import { buildSelectGraph, buildStepGraph, momentName, nextName, PARAM_NAMES, type ParamName } from "./onnx-graph.js";
 import { cloneAdamState, cloneParams, DeadLatentTracker, type AdamState, type SaeParams } from "./params.js";
 import { batchVariance, checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
@@ -46,6 +47,8 @@ export interface OnnxStepOptions {
   update?: OnnxUpdate;
   /** Write onnxruntime's per-node profile (JSON) to a file starting with this prefix when the engine closes. */
   profilePrefix?: string;
+  /** Fault injection for the kernel threads' handoff (the stress harness and tests only; see kernel-pool.ts). */
+  poolTiming?: KernelPoolTiming;
 }
 
 type OrtModule = typeof Ort;
@@ -159,7 +162,7 @@ export class OnnxTrainStep implements TrainStep {
         provider === "cuda" ? "install onnxruntime-node's CUDA binaries or use provider \"cpu\"" : undefined,
       );
     }
-    const cpu = update === "graph" ? undefined : new CpuKernels(shape, update);
+    const cpu = update === "graph" ? undefined : new CpuKernels(shape, update, opts.poolTiming);
     const name = provider === "cuda" ? `onnx cuda (update in ${update})` : `onnx cpu (${threads} threads, update in ${update})`;
     const splitOver = cpu ? cpu.threads : provider === "cuda" ? undefined : threads;
     const step = new OnnxTrainStep(ort, session, config, cpu, init, name, splitOver);

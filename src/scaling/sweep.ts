@@ -50,7 +50,7 @@ export type SweepConfig = z.infer<typeof SweepConfig>;
 export function sweepPreset(profile: Profile): z.input<typeof SweepConfig> {
   switch (profile) {
     case "tiny":
-      return { nMultiples: [1, 2], ks: [8, 16], train: { steps: 40, batch: 128, checkpointEvery: 20, logEvery: 10, threads: 1 } };
+      return { nMultiples: [1, 2], ks: [8, 16], train: { steps: 40, batch: 128, checkpointEvery: 20, logEvery: 10, threads: 2 } };
     case "default":
       return { nMultiples: [2, 4, 8], ks: [16, 32, 64], train: { steps: 800, logEvery: 50, checkpointEvery: 200 } };
     case "paper":

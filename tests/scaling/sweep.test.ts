@@ -108,7 +108,7 @@ describe("runSweep", () => {
 
 describe("sweepPreset", () => {
   it("tiny is a 2 × 2 grid; default 3 × 3 over n = 2, 4, 8 · d", () => {
-    expect(sweepPreset("tiny")).toMatchObject({ nMultiples: [1, 2], ks: [8, 16] });
+    expect(sweepPreset("tiny")).toMatchObject({ nMultiples: [1, 2], ks: [8, 16], train: { threads: 2 } });
     expect(sweepPreset("default")).toMatchObject({ nMultiples: [2, 4, 8], ks: [16, 32, 64] });
   });
 });

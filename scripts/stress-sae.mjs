@@ -1,0 +1,19 @@
+// `npm run stress:sae -- --runs N [--load] [--jitter MS] [--shape small|tiny] [--threads T] [--steps S] [--seed S] [--json]`
+// Many short trainings of the onnx engine on two kernel threads, each checked against a repeat of its seed
+// (bit-identical) and against one thread; exits 1 when any run failed or mismatched (src/sae/stress.ts).
+import { parseArgs } from "node:util";
+import { stressSaeMain } from "../dist/sae/stress-cli.js";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string" },
+    load: { type: "boolean", default: false },
+    jitter: { type: "string" },
+    shape: { type: "string" },
+    threads: { type: "string" },
+    steps: { type: "string" },
+    seed: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+process.exitCode = await stressSaeMain(values);
