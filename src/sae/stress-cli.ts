@@ -58,7 +58,9 @@ export async function stressSaeMain(args: StressSaeArgs): Promise<number> {
     if (args.shape === "tiny") {
       data = sharedDomainRows(TINY_ROWS);
       const p = saePreset("tiny", data.d);
-      Object.assign(input, { n: p.n, k: p.k, batch: p.batch, steps: p.steps, stateEvery: p.checkpointEvery });
+      // 150 steps: one- and two-thread runs pick different top-k sets and diverge by design, so that
+      // comparison is reported, not counted; the repeat and the kernel passes must still match bit for bit.
+      Object.assign(input, { n: p.n, k: p.k, batch: p.batch, steps: p.steps, stateEvery: p.checkpointEvery, oneThreadTolerance: null });
     } else if (args.shape !== undefined && args.shape !== "small") {
       throw new SaerchError(`--shape must be small or tiny, got "${args.shape}"`);
     }

@@ -36,7 +36,12 @@ export const StressConfig = z.object({
   seed: z.number().int().default(0).describe("seed of run 0; run i uses seed + i"),
   load: z.number().int().min(0).default(0).describe("busy-looping processes competing for the cores (0: none)"),
   jitterMs: z.number().min(0).default(0).describe("random delay, up to this, before every kernel in every worker"),
-  oneThreadTolerance: z.number().positive().default(1e-3).describe("largest |Δ| / max|w| allowed against the one-thread run"),
+  oneThreadTolerance: z
+    .number()
+    .positive()
+    .nullable()
+    .default(1e-3)
+    .describe("largest |Δ| / max|w| allowed against the one-thread run; null: report the difference only (long trainings, where thread-split sums change top-k choices and the runs diverge by design)"),
 });
 /** Parsed harness settings. */
 export type StressConfig = z.infer<typeof StressConfig>;
@@ -278,7 +283,7 @@ export async function runStress(input: z.input<typeof StressConfig>, dataMD?: { 
         }
         const rel = relativeWeightDiff(a, one);
         report.maxOneThreadDiff = Math.max(report.maxOneThreadDiff, rel);
-        if (!(rel <= cfg.oneThreadTolerance)) {
+        if (cfg.oneThreadTolerance !== null && !(rel <= cfg.oneThreadTolerance)) {
           report.oneThreadMismatches++;
           note(`seed ${seed}: ${cfg.threads} threads against one differ by ${rel.toExponential(2)} (tolerance ${cfg.oneThreadTolerance})`);
           ok = false;

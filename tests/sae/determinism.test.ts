@@ -72,6 +72,15 @@ describe("same seed and thread count, same weights", () => {
     // Two threads round the cross-thread sums differently from one, but only in the last bits.
     expect(r.maxOneThreadDiff).toBeLessThan(1e-5);
   });
+
+  it.skipIf(!TWO)("the one-thread comparison counts against a tolerance, or is only reported when the tolerance is null", async () => {
+    const strict = await runStress({ runs: 1, steps: 12, stateEvery: 5, oneThreadTolerance: 1e-30 });
+    const reported = await runStress({ runs: 1, steps: 12, stateEvery: 5, oneThreadTolerance: null });
+    expect(strict.maxOneThreadDiff).toBeGreaterThan(0);
+    expect(strict).toMatchObject({ oneThreadMismatches: 1, mismatches: 1, repeatMismatches: 0, kernelMismatches: 0 });
+    expect(reported.maxOneThreadDiff).toBe(strict.maxOneThreadDiff);
+    expect(reported).toMatchObject({ oneThreadMismatches: 0, mismatches: 0 });
+  });
 });
 
 describe("stress comparisons", () => {
