@@ -16,7 +16,8 @@
 import { z } from "zod";
 import { SaerchError, describeError } from "../core/errors.js";
 import type { Embedder, EmbedProgress } from "./embedder.js";
-import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, mapWithConcurrency, retryAfterFromHeaders, withRetries } from "./retry.js";
+import { mapWithConcurrency } from "../net/concurrency.js";
+import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, retryAfterFromHeaders, withRetries } from "../net/retry.js";
 
 /** OpenAI's public endpoint; the only base URL that requires an API key. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";

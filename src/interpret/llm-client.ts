@@ -3,9 +3,9 @@
  * GPT-4o-mini, at temperature 0): chat completions through the `openai` package against any
  * OpenAI-compatible server.
  *
- * The SDK's own retries are off (`maxRetries: 0`); `withRetries` from the embeddings provider owns them, so
- * both remote stages back off the same way: a server's `retry-after-ms` / `Retry-After` is honoured, else
- * exponential backoff with jitter. Retried: 408, 409, 429, ≥ 500 (the SDK's own policy), connection errors,
+ * The SDK's own retries are off (`maxRetries: 0`); `withRetries` (src/net/retry.ts) owns them, so every
+ * remote call backs off the same way: a server's `retry-after-ms` / `Retry-After` is honoured, else
+ * exponential backoff with jitter. Retried: `isRetryableStatus` (408, 409, 429, ≥ 500), connection errors,
  * timeouts, a 200 whose body is not JSON (the SDK throws a bare `SyntaxError` from `response.json()`), and a
  * reply with no choices or blank content. Not retried: any other status (400, 401, 403, 404, 422 …), a
  * refusal, a malformed request: a `LlmRequestError` quoting the server and naming the fix.
@@ -17,7 +17,7 @@
 import OpenAI from "openai";
 import { z } from "zod";
 import { SaerchError, describeError } from "../core/errors.js";
-import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, retryAfterFromHeaders, withRetries } from "../embed/retry.js";
+import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, isRetryableStatus, retryAfterFromHeaders, withRetries } from "../net/retry.js";
 import { OPENAI_CHAT_BASE_URL, type LlmConfig } from "./config.js";
 import { estimatePromptTokens, estimateTokens } from "./cost.js";
 import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "./types.js";
@@ -26,9 +26,6 @@ import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "
 const PLACEHOLDER_API_KEY = "no-key";
 /** Longest server text quoted in a message. */
 const MAX_QUOTED_CHARS = 500;
-/** Statuses another attempt may fix: request timeout, lock conflict, rate limit (then ≥ 500). */
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429]);
-const HTTP_SERVER_ERROR = 500;
 const HTTP_UNAUTHORIZED = 401;
 const HTTP_FORBIDDEN = 403;
 const HTTP_NOT_FOUND = 404;
@@ -249,7 +246,7 @@ export class OpenAiLlmClient implements LlmClient {
    * @param signal aborts the wait, the request in flight and further retries (rejects with its reason)
    * @returns the reply with `cached: false`
    * @throws LlmRequestError (not retryable: HTTP 4xx, refusal, invalid request); `RetriesExhaustedError`
-   *   from src/embed/retry.ts ("… failed after N attempts: <last error>", with `attempts`, `lastError`)
+   *   from src/net/retry.ts ("… failed after N attempts: <last error>", with `attempts`, `lastError`)
    *   when every attempt failed retryably
    */
   async complete(req: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
@@ -314,7 +311,7 @@ export class OpenAiLlmClient implements LlmClient {
     if (err instanceof OpenAI.APIError && err.status !== undefined) {
       const status = err.status;
       const serverMessage = serverMessageOf(err);
-      const retryable = RETRYABLE_STATUSES.has(status) || status >= HTTP_SERVER_ERROR;
+      const retryable = isRetryableStatus(status);
       const retryAfterMs = err.headers ? retryAfterFromHeaders(err.headers) : undefined;
       return new LlmRequestError("http", `${where}: HTTP ${status}: "${serverMessage}"`, {
         retryable,

@@ -15,7 +15,7 @@ import {
   truncateToTokenEstimate,
   type OpenAIEmbedOptionsInput,
 } from "../../src/embed/openai.js";
-import { RetriesExhaustedError } from "../../src/embed/retry.js";
+import { RetriesExhaustedError } from "../../src/net/retry.js";
 import { encodeBase64Float32, hashEmbedding, type OpenAITestServer, startOpenAIServer } from "../helpers/openai-server.js";
 
 const ROUTE = "/v1/embeddings";

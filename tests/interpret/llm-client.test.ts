@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
-import { RetriesExhaustedError } from "../../src/embed/retry.js";
+import { RetriesExhaustedError } from "../../src/net/retry.js";
 import { LlmConfig, OPENAI_CHAT_BASE_URL } from "../../src/interpret/config.js";
 import { estimateTokens } from "../../src/interpret/cost.js";
 import { hasLlmCredentials, LlmRequestError, type LlmRetryInfo, OpenAiLlmClient } from "../../src/interpret/llm-client.js";
