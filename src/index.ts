@@ -26,6 +26,7 @@ export * from "./embed/manifest.js";
 export * from "./embed/openai.js";
 export * from "./net/concurrency.js";
 export * from "./net/retry.js";
+export * from "./tokenizer/tokens.js";
 export * from "./embed/stage.js";
 export * from "./embed/store.js";
 export * from "./embed/store-reader.js";
@@ -57,8 +58,6 @@ export {
   CostMeter,
   costUsd,
   estimateLabellingCost,
-  estimatePromptTokens,
-  estimateTokens as estimateChatTokens,
   worstCaseUsd,
   type Charge,
   type CostSummary,

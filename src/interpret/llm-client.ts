@@ -18,8 +18,8 @@ import OpenAI from "openai";
 import { z } from "zod";
 import { SaerchError, describeError } from "../core/errors.js";
 import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, isRetryableStatus, retryAfterFromHeaders, withRetries } from "../net/retry.js";
+import { countChatTokens, countTokens } from "../tokenizer/tokens.js";
 import { OPENAI_CHAT_BASE_URL, type LlmConfig } from "./config.js";
-import { estimatePromptTokens, estimateTokens } from "./cost.js";
 import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "./types.js";
 
 /** Sent as the key to servers that need none (the SDK insists on some string). */
@@ -201,8 +201,8 @@ class Semaphore {
  * come from `cfg` (see the module header for what is retried).
  *
  * Usage: read from the reply's `usage` (`prompt_tokens`, `completion_tokens`). A server that omits it
- * (some local servers do) gets an estimate instead: `estimateTokens` (≈ chars / 4) of the message contents
- * and of the reply — good enough for cost accounting, not for billing.
+ * (some local servers do) gets a count instead (src/tokenizer/tokens.ts: `countChatTokens` of the messages,
+ * `countTokens` of the reply): exact for OpenAI models, approximate for others.
  */
 export class OpenAiLlmClient implements LlmClient {
   /** "openai:<baseURL>". */
@@ -347,7 +347,7 @@ export class OpenAiLlmClient implements LlmClient {
       });
     }
     if (content.trim() === "") throw new EmptyReplyError(`${where}: the reply's content is empty`);
-    return { content, usage: usageOf(raw, req.messages, content), model: parsed.data.model ?? req.model, cached: false };
+    return { content, usage: usageOf(raw, req.messages, content, req.model), model: parsed.data.model ?? req.model, cached: false };
   }
 
   /** Stop accepting requests. The SDK holds no sockets of its own (global fetch), so this is all; safe twice. */
@@ -356,9 +356,9 @@ export class OpenAiLlmClient implements LlmClient {
   }
 }
 
-/** The reply's usage, or an estimate when it has none (see `OpenAiLlmClient`). */
-function usageOf(raw: unknown, messages: readonly ChatMessage[], content: string): LlmUsage {
+/** The reply's usage, or our count when it has none (see `OpenAiLlmClient`). */
+function usageOf(raw: unknown, messages: readonly ChatMessage[], content: string, model: string): LlmUsage {
   const usage = ChatUsage.safeParse((raw as { usage?: unknown }).usage);
   if (usage.success) return { promptTokens: usage.data.prompt_tokens, completionTokens: usage.data.completion_tokens };
-  return { promptTokens: estimatePromptTokens(messages), completionTokens: estimateTokens(content) };
+  return { promptTokens: countChatTokens(messages, model).tokens, completionTokens: countTokens(content, model).tokens };
 }

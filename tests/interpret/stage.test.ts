@@ -181,6 +181,8 @@ describe("on a synthetic store", () => {
     expect(est.interpreterPromptTokens).toBeGreaterThan(((cfg.examples.top + cfg.examples.zero) * cfg.examples.minChars) / 4);
     expect(est.predictorPromptTokens).toBeGreaterThan(cfg.examples.minChars / 4);
     expect(est.interpreter.requests).toBe(8);
+    // gpt-4o and gpt-4o-mini are counted with their own tokenizer (o200k_base), not a heuristic.
+    expect([est.interpreter.promptTokensExact, est.predictor.promptTokensExact]).toEqual([true, true]);
     expect(est.predictor.requests).toBe(8 * held);
     expect(est.interpreter.requests + est.predictor.requests).toBe(est.features * (1 + held));
     expect(est.interpreter.promptTokens).toBeCloseTo(8 * est.interpreterPromptTokens, 6);
