@@ -24,7 +24,9 @@ export * from "./embed/embedder.js";
 export * from "./embed/embedder-id.js";
 export * from "./embed/manifest.js";
 export * from "./embed/openai.js";
-export * from "./embed/retry.js";
+export * from "./net/concurrency.js";
+export * from "./net/retry.js";
+export * from "./tokenizer/tokens.js";
 export * from "./embed/stage.js";
 export * from "./embed/store.js";
 export * from "./embed/store-reader.js";
@@ -56,8 +58,6 @@ export {
   CostMeter,
   costUsd,
   estimateLabellingCost,
-  estimatePromptTokens,
-  estimateTokens as estimateChatTokens,
   worstCaseUsd,
   type Charge,
   type CostSummary,

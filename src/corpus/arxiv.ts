@@ -1,8 +1,9 @@
 /**
  * arXiv harvester (../shared/paper/METHOD.md §1: the paper's corpora are arXiv astro-ph and cs.LG abstracts).
  * Pages through arXiv's public query API (an Atom feed) for one category and submission-date range, politely
- * (one request per `delayMs`, 3 s by default as arXiv's terms ask), retrying 429/5xx/network errors with
- * exponential backoff or the server's Retry-After.
+ * (one request per `delayMs`, 3 s by default as arXiv's terms ask), retrying 408/409/429/5xx, network errors
+ * and timeouts by the shared policy of src/net/retry.ts (exponential backoff with jitter, or the server's
+ * Retry-After).
  *
  * Resume: every new paper is appended to the output as one complete JSON line through a crash-safe
  * append-only log (JsonlAppender); after each page a small state file `<out>.state.json` (the query, the next
@@ -17,9 +18,18 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
-import { FormatError, SaerchError } from "../core/errors.js";
+import { describeError, FormatError, SaerchError } from "../core/errors.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { JsonlAppender, readJsonlLog } from "../io/jsonl.js";
+import {
+  ApiRequestError,
+  apiRetryAfterMs,
+  isRetryableApiError,
+  isRetryableStatus,
+  parseRetryAfter,
+  RetriesExhaustedError,
+  withRetries,
+} from "../net/retry.js";
 import { ArxivHarvestConfig, defaultArxivOutPath, FieldMapping, parseCorpusConfig } from "./config.js";
 import { normalizeWhitespace } from "./load.js";
 
@@ -178,15 +188,6 @@ export function arxivQueryUrl(baseUrl: string, searchQuery: string, start: numbe
   return `${baseUrl}?${params.toString()}`;
 }
 
-/** Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), in ms; undefined when absent/bad. */
-export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
-  if (header === null || header.trim() === "") return undefined;
-  const h = header.trim();
-  if (/^\d+(\.\d+)?$/.test(h)) return Number(h) * 1000;
-  const at = Date.parse(h);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
 /** Retry and pacing settings for {@link PoliteFetcher}. */
 export type FetchPolicy = Pick<ArxivHarvestConfig, "delayMs" | "maxRetries" | "backoffMs" | "maxBackoffMs" | "timeoutMs">;
 
@@ -198,6 +199,8 @@ export interface HarvestOptions {
   log?: (line: string) => void;
   /** Called after each page is saved (tests abort here to simulate an interruption). */
   onPage?: (progress: HarvestProgress) => void;
+  /** Backoff jitter source in [0, 1) (default Math.random; tests pass a seeded one). */
+  random?: () => number;
 }
 
 /** True when `signal` has fired: whatever the error then (AbortError, the abort reason), the run was stopped. */
@@ -213,64 +216,108 @@ function networkProblem(err: Error): string {
   return inner ? `${err.message} (${inner})` : err.message;
 }
 
+/** What went wrong with one arXiv request. */
+export type ArxivFailure = "http" | "timeout" | "network";
+
+/** One failed arXiv request (retryable or not, by src/net/retry.ts's policy). */
+export class ArxivRequestError extends ApiRequestError<ArxivFailure> {}
+
 /**
- * GET with a minimum gap between requests and retries on HTTP 429/5xx, network errors and timeouts (waiting
- * Retry-After when sent, else `backoffMs · 2^attempt`, at most `maxBackoffMs`, and never less than `delayMs`).
+ * GET with a minimum gap between requests and retries by the shared policy (`withRetries`,
+ * `isRetryableStatus`: 408/409/429/5xx, network errors, timeouts): the server's Retry-After when sent (at
+ * most `maxBackoffMs`), else `backoffMs · 2^retry` with jitter, capped at `maxBackoffMs`; never less than
+ * `delayMs`.
  */
 export class PoliteFetcher {
   private lastRequestAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly policy: FetchPolicy,
-    private readonly opts: Pick<HarvestOptions, "signal" | "log"> = {},
+    private readonly opts: Pick<HarvestOptions, "signal" | "log" | "random"> = {},
   ) {}
 
   /**
    * The body of `url` as text.
-   * @throws SaerchError on other HTTP errors or after `maxRetries` retries; AbortError when the signal fires
+   * @throws ArxivRequestError on a status that is not retried; SaerchError after `maxRetries` retries;
+   *   AbortError (or the signal's reason) when the signal fires
    */
   async getText(url: string): Promise<string> {
     const { signal } = this.opts;
     const log = this.opts.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
-    let lastProblem = "";
-    for (let attempt = 0; ; attempt++) {
-      const gap = this.lastRequestAt + this.policy.delayMs - Date.now();
-      if (gap > 0) await delay(gap, undefined, { signal });
-      this.lastRequestAt = Date.now();
-      let waitMs: number | undefined;
-      try {
-        const timeout = AbortSignal.timeout(this.policy.timeoutMs);
-        const res = await fetch(url, {
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-          headers: { "user-agent": "saerch-ts corpus harvester" },
-        });
-        const body = await res.text();
-        if (res.ok) return body;
-        lastProblem = `HTTP ${res.status} ${res.statusText}`.trim();
-        if (res.status !== 429 && res.status < 500) {
-          throw new SaerchError(
-            `${url} answered ${lastProblem}: ${body.slice(0, QUOTED_BODY_CHARS)}`,
-            "check the query (category, dates) and baseUrl",
-          );
-        }
-        waitMs = retryAfterMs(res.headers.get("retry-after"));
-      } catch (err) {
-        if (err instanceof SaerchError || isAbort(signal)) throw err;
-        const e = err as Error;
-        lastProblem = e.name === "TimeoutError" ? `no answer within ${this.policy.timeoutMs} ms` : networkProblem(e);
-      }
-      if (attempt >= this.policy.maxRetries) {
+    const { delayMs, maxRetries, backoffMs, maxBackoffMs } = this.policy;
+    try {
+      return await withRetries(() => this.attempt(url), {
+        maxRetries,
+        baseDelayMs: backoffMs,
+        maxDelayMs: maxBackoffMs,
+        minDelayMs: delayMs,
+        isRetryable: isRetryableApiError,
+        // A longer Retry-After is capped (waiting the cap is politer than the shorter backoff).
+        retryAfterMs: (err) => {
+          const asked = apiRetryAfterMs(err);
+          return asked === undefined ? undefined : Math.min(asked, maxBackoffMs);
+        },
+        maxRetryAfterMs: maxBackoffMs,
+        ...(signal ? { signal } : {}),
+        ...(this.opts.random ? { random: this.opts.random } : {}),
+        onRetry: ({ attempt, delayMs: wait, error }) => {
+          const problem = error instanceof ArxivRequestError ? error.bareMessage : describeError(error);
+          log(`  ${problem}; retry ${attempt}/${maxRetries} in ${(wait / 1000).toFixed(1)} s`);
+          this.lastRequestAt = Number.NEGATIVE_INFINITY; // the wait already spaces the requests
+        },
+        label: url,
+      });
+    } catch (err) {
+      if (err instanceof RetriesExhaustedError) {
+        const last = err.lastError instanceof ArxivRequestError ? err.lastError.bareMessage : describeError(err.lastError);
         throw new SaerchError(
-          `${url} failed after ${attempt + 1} attempts: ${lastProblem}`,
+          `${url} failed after ${err.attempts} attempts: ${last}`,
           "rerun the same command later: the harvest resumes where it stopped",
         );
       }
-      const backoff = this.policy.backoffMs * 2 ** attempt;
-      const wait = Math.min(this.policy.maxBackoffMs, Math.max(this.policy.delayMs, waitMs ?? backoff));
-      log(`  ${lastProblem}; retry ${attempt + 1}/${this.policy.maxRetries} in ${(wait / 1000).toFixed(1)} s`);
-      await delay(wait, undefined, { signal });
-      this.lastRequestAt = Number.NEGATIVE_INFINITY; // the wait above already spaced the requests
+      throw err;
     }
+  }
+
+  /** One request, after the polite gap since the last one. */
+  private async attempt(url: string): Promise<string> {
+    const { signal } = this.opts;
+    const gap = this.lastRequestAt + this.policy.delayMs - Date.now();
+    if (gap > 0) await delay(gap, undefined, { signal });
+    this.lastRequestAt = Date.now();
+    let res: Response;
+    let body: string;
+    try {
+      const timeout = AbortSignal.timeout(this.policy.timeoutMs);
+      res = await fetch(url, {
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        headers: { "user-agent": "saerch-ts corpus harvester" },
+      });
+      body = await res.text();
+    } catch (err) {
+      if (isAbort(signal)) throw err;
+      const e = err as Error;
+      if (e.name === "TimeoutError") {
+        throw new ArxivRequestError("timeout", `no answer within ${this.policy.timeoutMs} ms`, { retryable: true });
+      }
+      throw new ArxivRequestError("network", networkProblem(e), { retryable: true });
+    }
+    if (res.ok) return body;
+    const problem = `HTTP ${res.status} ${res.statusText}`.trim();
+    if (!isRetryableStatus(res.status)) {
+      throw new ArxivRequestError("http", `${url} answered ${problem}: ${body.slice(0, QUOTED_BODY_CHARS)}`, {
+        retryable: false,
+        status: res.status,
+        serverMessage: body.slice(0, QUOTED_BODY_CHARS),
+        fix: "check the query (category, dates) and baseUrl",
+      });
+    }
+    const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
+    throw new ArxivRequestError("http", problem, {
+      retryable: true,
+      status: res.status,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
   }
 }
 
@@ -365,7 +412,7 @@ export async function harvestArxiv(
   if (progress.written >= cfg.max) return result("max");
   if (prior) log(`resuming ${query} at start ${prior.nextStart} (${seen.size} records in ${out})`);
 
-  const fetcher = new PoliteFetcher(cfg, { signal: opts.signal, log });
+  const fetcher = new PoliteFetcher(cfg, { ...(opts.signal ? { signal: opts.signal } : {}), log, ...(opts.random ? { random: opts.random } : {}) });
   const appender = new JsonlAppender(out);
   let emptyTries = 0;
   try {

@@ -220,13 +220,13 @@ export const ArxivHarvestConfig = z
       .int()
       .min(0)
       .default(5)
-      .describe("retries per page on HTTP 429/5xx, network errors and timeouts before giving up"),
+      .describe("retries per page on HTTP 408/409/429/5xx, network errors and timeouts (src/net/retry.ts) before giving up"),
     backoffMs: z
       .number()
       .int()
       .min(0)
       .default(ARXIV_POLITE_DELAY_MS)
-      .describe("first retry wait, doubled per retry (capped by maxBackoffMs) unless the server sends Retry-After"),
+      .describe("first retry wait, doubled per retry with jitter (capped by maxBackoffMs) unless the server sends Retry-After"),
     maxBackoffMs: z
       .number()
       .int()

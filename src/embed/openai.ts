@@ -2,21 +2,26 @@
  * OpenAI embeddings provider (METHOD.md §1: the paper embeds `title + "\n\n" + abstract` with
  * `text-embedding-3-small`, d = 1536, unit-norm vectors, texts truncated to the model's token limit).
  *
- * Plain `fetch` against `${baseURL}/embeddings` in the OpenAI wire format, so any compatible server works
- * (a local one needs no key). Texts are split into requests bounded by input count and estimated tokens,
- * sent with bounded concurrency, retried with backoff on 429 / 5xx / timeouts / network errors / malformed
- * JSON, validated, and reassembled in input order by each item's `index`. A failed request is never
- * stored as zeros (the paper's code did that): the whole `embed` call rejects.
+ * Requests go through the `openai` package (`embeddings.create`), the same client as the chat stage, against
+ * any OpenAI-compatible server (a local one needs no key, and then no Authorization header is sent). The
+ * SDK's own retries are off (`maxRetries: 0`); the shared policy of src/net/retry.ts retries 408 / 409 /
+ * 429 / 5xx, timeouts, network errors and malformed JSON, honouring Retry-After. Texts are split into
+ * requests bounded by input count and tokens, sent with bounded concurrency, validated, and reassembled in
+ * input order by each item's `index`. A failed request is never stored as zeros (the paper's code did
+ * that): the whole `embed` call rejects.
  *
- * Token estimate: no tokenizer ships offline, so tokens are estimated as ceil(UTF-8 bytes / 3). cl100k_base
- * averages about 4 bytes per token on English prose, so this overestimates by ~25 %; CJK characters
- * (3 bytes) count as at least one token each. Texts above `maxInputTokens` by this estimate are cut at a
- * character boundary; a text the server still finds too long fails with its 400 message.
+ * Tokens: text-embedding-3-* are counted exactly with their tokenizer (cl100k_base, src/tokenizer) and texts
+ * over `maxInputTokens` (the API's 8191) are truncated to exactly that many tokens, as in the paper; other
+ * models get the tokenizer module's heuristic (approximate), and a text the server still finds too long
+ * fails with its 400 message.
  */
+import OpenAI from "openai";
 import { z } from "zod";
 import { SaerchError, describeError } from "../core/errors.js";
 import type { Embedder, EmbedProgress } from "./embedder.js";
-import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, mapWithConcurrency, retryAfterFromHeaders, withRetries } from "./retry.js";
+import { mapWithConcurrency } from "../net/concurrency.js";
+import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, isRetryableStatus, retryAfterFromHeaders, withRetries } from "../net/retry.js";
+import { truncateToTokens } from "../tokenizer/tokens.js";
 
 /** OpenAI's public endpoint; the only base URL that requires an API key. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
@@ -31,12 +36,11 @@ export const OPENAI_MODEL_DIMS: Readonly<Record<string, number>> = {
 const API_MAX_INPUTS = 2048;
 const API_MAX_BATCH_TOKENS = 300_000;
 const API_MAX_INPUT_TOKENS = 8191;
-/** Conservative UTF-8 bytes per token for the estimate (see the header). */
-const DEFAULT_BYTES_PER_TOKEN = 3;
+/** Sent as the key to servers that need none (the SDK insists on some string; the header is then removed). */
+const PLACEHOLDER_API_KEY = "no-key";
 /** Longest server error text quoted in a message. */
 const MAX_QUOTED_CHARS = 500;
-const HTTP_TOO_MANY_REQUESTS = 429;
-const HTTP_SERVER_ERROR = 500;
+const HTTP_UNAUTHORIZED = 401;
 const FLOAT32_BYTES = 4;
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Rows whose norm is within this of 1 are stored bit-exact as received; others are rescaled to unit norm. */
@@ -82,19 +86,14 @@ export const OpenAIEmbedOptions = z
       .min(1)
       .max(API_MAX_BATCH_TOKENS)
       .default(250_000)
-      .describe("Estimated tokens per request; below the API's 300k per-request limit to absorb estimate error"),
+      .describe("Tokens per request (exact for text-embedding-3-*); below the API's 300k limit, headroom for other models' heuristic count"),
     maxInputTokens: z
       .number()
       .int()
       .min(1)
       .max(API_MAX_INPUT_TOKENS)
       .default(API_MAX_INPUT_TOKENS)
-      .describe("Per-text token limit (8191 for text-embedding-3); longer texts are truncated, as in the paper"),
-    bytesPerToken: z
-      .number()
-      .positive()
-      .default(DEFAULT_BYTES_PER_TOKEN)
-      .describe("UTF-8 bytes per token assumed by the estimate; 3 overestimates English (≈4) to stay under limits"),
+      .describe("Per-text token limit (8191 for text-embedding-3); longer texts are truncated to it, as in the paper"),
     concurrency: z
       .number()
       .int()
@@ -150,37 +149,9 @@ function withContext(err: EmbedRequestError, context: string): EmbedRequestError
   return new EmbedRequestError(err.kind, `${context}: ${err.bareMessage}`, err.details());
 }
 
-/** Estimated token count of a text: ceil(UTF-8 bytes / bytesPerToken) (conservative; see the header). */
-export function estimateTokens(text: string, bytesPerToken: number = DEFAULT_BYTES_PER_TOKEN): number {
-  return Math.ceil(Buffer.byteLength(text, "utf8") / bytesPerToken);
-}
-
 /**
- * The longest prefix of `text` whose estimated token count is ≤ maxTokens (the text itself when it fits).
- * Cuts on a code-point boundary, never inside a surrogate pair.
- */
-export function truncateToTokenEstimate(
-  text: string,
-  maxTokens: number,
-  bytesPerToken: number = DEFAULT_BYTES_PER_TOKEN,
-): string {
-  const maxBytes = Math.floor(maxTokens * bytesPerToken);
-  if (Buffer.byteLength(text, "utf8") <= maxBytes) return text;
-  let bytes = 0;
-  let end = 0;
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    const len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    if (bytes + len > maxBytes) break;
-    bytes += len;
-    end += ch.length;
-  }
-  return text.slice(0, end);
-}
-
-/**
- * Split texts into consecutive batches of at most `maxInputs` texts and `maxTokens` estimated tokens.
- * @param tokensN `[N]` estimated tokens per text (each ≤ maxTokens)
+ * Split texts into consecutive batches of at most `maxInputs` texts and `maxTokens` tokens.
+ * @param tokensN `[N]` tokens per text (each ≤ maxTokens)
  * @returns `[start, end)` index ranges covering 0…N−1 in order
  */
 export function planBatches(tokensN: ArrayLike<number>, maxInputs: number, maxTokens: number): [number, number][] {
@@ -230,6 +201,17 @@ function serverMessageOf(body: string): string {
     // not JSON: quote the text
   }
   return quote(body) || "(empty body)";
+}
+
+/** The server's own words from an SDK `APIError`: `error.message` of its body, else the body text. */
+function serverMessageOfSdk(err: InstanceType<typeof OpenAI.APIError>): string {
+  const body: unknown = err.error;
+  if (typeof body === "string" && body !== "") return serverMessageOf(body);
+  const msg = (body as { message?: unknown } | undefined)?.message;
+  if (typeof msg === "string" && msg !== "") return quote(msg);
+  if (body !== undefined && body !== null) return serverMessageOf(JSON.stringify(body));
+  const text = err.message.replace(new RegExp(`^${err.status}\\s*`), "");
+  return quote(text) || "(empty body)";
 }
 
 /**
@@ -317,63 +299,62 @@ export function createOpenAIEmbedder(input: OpenAIEmbedOptionsInput = {}): Embed
   }
   const url = `${baseURL}/embeddings`;
   const host = isOpenAI ? "" : `@${new URL(baseURL).host}`;
+  const sdk = new OpenAI({
+    baseURL,
+    apiKey: apiKey === "" ? PLACEHOLDER_API_KEY : apiKey,
+    maxRetries: 0,
+    timeout: o.timeoutMs,
+    // No key: send no Authorization header at all (a local server must not see a fake one).
+    ...(apiKey === "" ? { defaultHeaders: { Authorization: null } } : {}),
+  });
 
-  /** One attempt at one batch. */
-  async function request(texts: string[], outer: AbortSignal): Promise<unknown> {
-    const body: Record<string, unknown> = { model: o.model, input: texts, encoding_format: o.encodingFormat };
-    if (o.dimensions !== undefined) body.dimensions = o.dimensions;
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
-    if (apiKey !== "") headers.authorization = `Bearer ${apiKey}`;
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), o.timeoutMs);
-    let status: number;
-    let text: string;
-    let resHeaders: Headers;
-    try {
-      const res = await fetch(url, {
-        method: "POST",
-        headers,
-        body: JSON.stringify(body),
-        signal: AbortSignal.any([outer, timeout.signal]),
-      });
-      status = res.status;
-      resHeaders = res.headers;
-      text = await res.text();
-    } catch (err) {
-      if (outer.aborted) throw outer.reason;
-      if (timeout.signal.aborted) {
-        throw new EmbedRequestError("timeout", `no complete reply within ${o.timeoutMs} ms from POST ${url}`, {
-          retryable: true,
-        });
-      }
-      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-      throw new EmbedRequestError("network", `network error on POST ${url}: ${describeError(err)}${cause}`, {
-        retryable: true,
-      });
-    } finally {
-      clearTimeout(timer);
+  /** Map what the SDK threw onto an EmbedRequestError that says whether to retry. */
+  function classify(err: unknown, timedOut: boolean): EmbedRequestError {
+    if (timedOut || err instanceof OpenAI.APIConnectionTimeoutError) {
+      return new EmbedRequestError("timeout", `no complete reply within ${o.timeoutMs} ms from POST ${url}`, { retryable: true });
     }
-    if (status < 200 || status >= 300) {
-      const serverMessage = serverMessageOf(text);
-      const retryable = status === HTTP_TOO_MANY_REQUESTS || status >= HTTP_SERVER_ERROR;
-      const retryAfterMs = retryAfterFromHeaders(resHeaders);
-      throw new EmbedRequestError("http", `HTTP ${status} from POST ${url}: ${serverMessage}`, {
+    if (err instanceof OpenAI.APIConnectionError) {
+      const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+      return new EmbedRequestError("network", `network error on POST ${url}: ${err.message}${cause}`, { retryable: true });
+    }
+    if (err instanceof OpenAI.APIError && err.status !== undefined) {
+      const status = err.status;
+      const serverMessage = serverMessageOfSdk(err);
+      const retryAfterMs = err.headers ? retryAfterFromHeaders(err.headers) : undefined;
+      return new EmbedRequestError("http", `HTTP ${status} from POST ${url}: ${serverMessage}`, {
         status,
         serverMessage,
-        retryable,
+        retryable: isRetryableStatus(status),
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        ...(status === 401 ? { fix: `check the key in ${o.apiKeyEnv}` } : {}),
+        ...(status === HTTP_UNAUTHORIZED ? { fix: `check the key in ${o.apiKeyEnv}` } : {}),
       });
     }
-    try {
-      return JSON.parse(text);
-    } catch (err) {
+    if (err instanceof SyntaxError) {
       // Retried: a body cut short by a proxy or a reset connection looks the same as a broken server.
-      throw new EmbedRequestError(
-        "malformed",
-        `malformed JSON in the HTTP ${status} reply from POST ${url} (${describeError(err)}): ${quote(text) || "(empty body)"}`,
-        { status, retryable: true },
+      return new EmbedRequestError("malformed", `malformed JSON in the reply from POST ${url} (${err.message})`, { retryable: true });
+    }
+    return new EmbedRequestError("network", `POST ${url}: ${describeError(err)}`, { retryable: true });
+  }
+
+  /** One attempt at one batch; the timer covers the whole call, body included (the SDK's stops at headers). */
+  async function request(texts: string[], outer: AbortSignal): Promise<unknown> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), o.timeoutMs);
+    try {
+      return await sdk.embeddings.create(
+        {
+          model: o.model,
+          input: texts,
+          encoding_format: o.encodingFormat,
+          ...(o.dimensions !== undefined ? { dimensions: o.dimensions } : {}),
+        },
+        { signal: AbortSignal.any([outer, timeout.signal]) },
       );
+    } catch (err) {
+      if (outer.aborted) throw outer.reason;
+      throw classify(err, timeout.signal.aborted);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -396,8 +377,9 @@ export function createOpenAIEmbedder(input: OpenAIEmbedOptionsInput = {}): Embed
         if (typeof t !== "string" || t.length === 0) {
           throw new SaerchError(`text ${i} is ${typeof t === "string" ? "empty" : typeof t}`, "the embeddings API rejects empty inputs: drop or fill them first");
         }
-        sent[i] = truncateToTokenEstimate(t, o.maxInputTokens, o.bytesPerToken);
-        tokensB[i] = estimateTokens(sent[i]!, o.bytesPerToken);
+        const cut = truncateToTokens(t, o.maxInputTokens, o.model);
+        sent[i] = cut.text;
+        tokensB[i] = cut.tokens;
       }
       const ranges = planBatches(tokensB, o.maxBatchInputs, o.maxBatchTokens);
       let done = 0;
@@ -435,7 +417,7 @@ export function createOpenAIEmbedder(input: OpenAIEmbedOptionsInput = {}): Embed
     },
 
     async close(): Promise<void> {
-      // fetch keeps no per-embedder state.
+      // The SDK holds no sockets of its own (global fetch).
     },
   };
 }

@@ -129,7 +129,8 @@ export function printInterpretBench(report: InterpretBenchReport, path: string):
     );
   }
   console.log(
-    `  - tokens are ESTIMATED as characters / ${c.charsPerToken}; completions assumed ${c.interpreterCompletionTokens} (interpreter) and ` +
+    `  - prompt tokens counted with ${c.tokenCounting.interpreter} (interpreter) / ${c.tokenCounting.predictor} (predictor)` +
+      `${c.tokenCounting.interpreter === "heuristic" || c.tokenCounting.predictor === "heuristic" ? " (heuristic: APPROXIMATE)" : ", exact"}; completions assumed ${c.interpreterCompletionTokens} (interpreter) and ` +
       `${c.predictorCompletionTokens} (predictor) tokens, the dry-run defaults; ${c.predictionsPerFeature} predictor requests per feature`,
   );
   console.table(costRows(report));

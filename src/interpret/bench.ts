@@ -6,12 +6,12 @@
  *    (a fresh cache file per run, so every request reaches the server) → `OpenAiLlmClient` over HTTP —
  *    against the local server of src/runtime/local-openai-server.ts with a SIMULATED fixed latency per
  *    request. Its chat handler answers deterministically: the interpreter gets a short reasoning and
- *    `LABEL: …`, the predictor `CONFIDENCE: …`, both with `usage` filled in (prompt ≈ chars / 4, fixed
- *    completion sizes). Documents are real abstracts of the shared corpus; the codes are synthetic: each
+ *    `LABEL: …`, the predictor `CONFIDENCE: …`, both with `usage` filled in (prompt tokens counted by
+ *    src/tokenizer, fixed completion sizes). Documents are real abstracts of the shared corpus; the codes are synthetic: each
  *    document gets K seeded random features with decreasing activations. The figure is features labelled
  *    per minute at each client concurrency; the ideal is concurrency / (requests per feature · latency).
  * 2. Cost: the paper's SAE16 / SAE32 / SAE64 (n = 3072 / 6144 / 9216 per domain, astro-ph and cs.LG) with
- *    the config's interpreter and predictor at its prices, from the mean prompt tokens (chars / 4) of real
+ *    the config's interpreter and predictor at its prices, from the mean prompt tokens (src/tokenizer) of real
  *    prompts built from sampled real abstracts, and the dry-run completion assumptions.
  */
 import { createHash } from "node:crypto";
@@ -29,7 +29,8 @@ import { sharedPath } from "../io/paths.js";
 import { startOpenAIServer, type RecordedRequest, type RouteHandler } from "../runtime/local-openai-server.js";
 import type { SparseCodes } from "../sae/encode.js";
 import { InterpretConfig, type InterpretConfigInput, type ModelPrice } from "./config.js";
-import { BudgetedLlmClient, CostMeter, estimateLabellingCost, estimatePromptTokens, type CostSummary, type RoleEstimate } from "./cost.js";
+import { countChatTokens, encodingForModel, type TokenCounting } from "../tokenizer/tokens.js";
+import { BudgetedLlmClient, CostMeter, estimateLabellingCost, type CostSummary, type RoleEstimate } from "./cost.js";
 import { labelFeatures, type LabelSummary } from "./labeller.js";
 import { OpenAiLlmClient } from "./llm-client.js";
 import { LlmScorer } from "./llm-scorer.js";
@@ -42,8 +43,6 @@ import type { ChatMessage, ExampleDoc } from "./types.js";
 export const BENCH_CHAT_ROUTE = "/v1/chat/completions";
 /** The paper's two domains, in the order tables list them. */
 export const BENCH_DOMAINS: readonly string[] = ["astro-ph", "cs.LG"];
-/** Characters per token of every token count here (the estimate of src/interpret/cost.ts). */
-export const BENCH_CHARS_PER_TOKEN = 4;
 /** Hex digits of the prompt hash that makes each simulated label unique. */
 const LABEL_HASH_CHARS = 6;
 /** Title words (at least this long) that make up a simulated label. */
@@ -185,7 +184,7 @@ function chatOf(req: RecordedRequest): { model: string; user: string; promptToke
   if (!messages.every((m): m is ChatMessage => typeof (m as ChatMessage | null)?.content === "string")) return undefined;
   const user = messages.filter((m) => m.role === "user").at(-1)?.content;
   if (user === undefined) return undefined;
-  return { model: typeof body.model === "string" ? body.model : "", user, promptTokens: estimatePromptTokens(messages) };
+  return { model: typeof body.model === "string" ? body.model : "", user, promptTokens: countChatTokens(messages, typeof body.model === "string" ? body.model : "").tokens };
 }
 
 /** Lower-case words of at least `LABEL_MIN_WORD_CHARS` letters or digits. */
@@ -370,9 +369,9 @@ export interface PromptSizes {
   domain: string;
   /** Prompt sets sampled. */
   samples: number;
-  /** Mean estimated prompt tokens (chars / 4) of one interpreter request (top + zero real abstracts). */
+  /** Mean prompt tokens (`countChatTokens`, the interpreter model's) of one interpreter request (top + zero real abstracts). */
   interpreterPromptTokens: number;
-  /** Mean estimated prompt tokens of one predictor request (a labelWords-word label, one real abstract). */
+  /** Mean prompt tokens (the predictor model's) of one predictor request (a labelWords-word label, one real abstract). */
   predictorPromptTokens: number;
 }
 
@@ -380,7 +379,7 @@ export interface PromptSizes {
  * Measure mean prompt sizes on real prompts: each sample draws `top + zero + heldTop + heldZero` distinct
  * documents; the first `top` are shown as active (synthetic decreasing activations), the next `zero` as
  * inactive (`buildInterpreterMessages`), and each held-out one is paired with a `labelWords`-word label
- * (`buildPredictorMessages`). Tokens are `estimatePromptTokens` (chars / 4).
+ * (`buildPredictorMessages`). Tokens are `countChatTokens` with the config's interpreter / predictor model.
  * @throws SaerchError when there are fewer documents than one sample needs
  */
 export function measurePromptSizes(args: { domain: string; docs: readonly Doc[]; samples: number; config?: InterpretConfigInput; seed?: number }): PromptSizes {
@@ -403,9 +402,9 @@ export function measurePromptSizes(args: { domain: string; docs: readonly Doc[];
     const picked = Array.from(rng.sample(args.docs.length, perSample));
     const shownTop = picked.slice(0, top).map((i, r) => example(i, 1 - r / top));
     const shownZero = picked.slice(top, top + zero).map((i) => example(i, 0));
-    interp += estimatePromptTokens(buildInterpreterMessages({ top: shownTop, zero: shownZero }));
+    interp += countChatTokens(buildInterpreterMessages({ top: shownTop, zero: shownZero }), cfg.llm.interpreterModel).tokens;
     for (const i of picked.slice(top + zero)) {
-      pred += estimatePromptTokens(buildPredictorMessages(label, docText(args.docs[i]!)));
+      pred += countChatTokens(buildPredictorMessages(label, docText(args.docs[i]!)), cfg.llm.predictorModel).tokens;
       predCount++;
     }
   }
@@ -436,8 +435,8 @@ export interface PaperCostReport {
   /** Assumed completion tokens per reply (the config's dryRun). */
   interpreterCompletionTokens: number;
   predictorCompletionTokens: number;
-  /** Characters per token of every estimate. */
-  charsPerToken: number;
+  /** How prompt tokens were counted per role: an exact encoding, or "heuristic" (approximate). */
+  tokenCounting: { interpreter: TokenCounting; predictor: TokenCounting };
   /** Measured mean prompt sizes per domain. */
   promptSizes: PromptSizes[];
   /** One row per SAE and domain. */
@@ -496,7 +495,7 @@ export function estimatePaperCost(args: { promptSizes: readonly PromptSizes[]; c
     predictionsPerFeature,
     interpreterCompletionTokens: cfg.dryRun.interpreterCompletionTokens,
     predictorCompletionTokens: cfg.dryRun.predictorCompletionTokens,
-    charsPerToken: BENCH_CHARS_PER_TOKEN,
+    tokenCounting: { interpreter: encodingForModel(interpreterModel) ?? "heuristic", predictor: encodingForModel(predictorModel) ?? "heuristic" },
     promptSizes: [...args.promptSizes],
     rows,
     perSae: PAPER_MEAN_PEARSON.map((sae) => ({ sae: sae.sae, n: sae.n, ...sum(rows.filter((r) => r.sae === sae.sae)) })),
@@ -559,7 +558,7 @@ export async function runInterpretBench(input: InterpretBenchConfigInput = {}, o
       `server latency is SIMULATED: a local OpenAI-compatible server waits ${settings.latencyMs} ms before each reply, then answers deterministically`,
       "path: labelFeatures → LlmScorer → BudgetedLlmClient → CachedLlmClient (fresh cache file per run) → OpenAiLlmClient over HTTP",
       `documents: the first ${docs.length} ${settings.domain} abstracts of the shared corpus; codes: synthetic, each document gets ${settings.k} seeded random features with decreasing activations`,
-      `token counts are estimates: characters / ${BENCH_CHARS_PER_TOKEN}`,
+      "prompt token counts: src/tokenizer/tokens.ts (exact for OpenAI models, approximate for others)",
     ],
     throughput: { domain: settings.domain, documents: docs.length, k: settings.k, requestsPerFeature: perFeature, runs },
     cost: estimatePaperCost({ promptSizes }),

@@ -4,16 +4,17 @@
  *
  * Prices are USD per million tokens per model (`ModelPrice`). A model with no price is counted at 0 USD
  * and listed in `unpricedModels`, never silently. Token counts come from the server's `usage`; before a
- * call (the budget check, the dry run) they are estimated as ceil(chars / 4): no tokenizer ships offline,
- * and 4 characters per token is the usual figure for English prose under OpenAI's tokenizers.
+ * call (the budget check, the dry run) they are counted by src/tokenizer/tokens.ts: exactly for OpenAI
+ * models (their own BPE, offline), by a heuristic marked approximate for any other model.
  *
  * The budget holds per run, not per process: what earlier processes paid on the runs in hand (their
  * `spend.jsonl`, spend-ledger.ts) is added with `addPriorSpend` and counts against the cap, and every paid
  * request is reported to the sink set with `chargeTo`, which writes it to the current run's ledger.
  */
 import { SaerchError } from "../core/errors.js";
+import { countChatTokens, encodingForModel } from "../tokenizer/tokens.js";
 import type { ModelPrice } from "./config.js";
-import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmRole, LlmUsage } from "./types.js";
+import type { LlmClient, LlmRequest, LlmResponse, LlmRole, LlmUsage } from "./types.js";
 
 /** Thrown before a request that would take the spend past the budget: the run stops cleanly. */
 export class BudgetExceededError extends SaerchError {
@@ -23,29 +24,11 @@ export class BudgetExceededError extends SaerchError {
   }
 }
 
-/** Characters per token assumed by the estimate (English prose, OpenAI tokenizers). */
-const CHARS_PER_TOKEN = 4;
 /** Prices are quoted per this many tokens. */
 const TOKENS_PER_PRICE_UNIT = 1_000_000;
 /** Decimals when a message prints dollars (1/100 of a cent). */
 const USD_DECIMALS = 4;
 const ROLES: readonly LlmRole[] = ["interpreter", "predictor"];
-
-/**
- * Estimated token count of a text: ceil(characters / 4) (UTF-16 code units). No tokenizer ships offline;
- * this is the usual rule of thumb for English, about right on abstracts, and is only used where the server
- * has not said (the budget check before a call, the dry run, servers that omit `usage`).
- */
-export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / CHARS_PER_TOKEN);
-}
-
-/** Estimated prompt tokens of a chat: the sum of `estimateTokens` over the message contents. */
-export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
-  let tokens = 0;
-  for (const m of messages) tokens += estimateTokens(m.content);
-  return tokens;
-}
 
 /**
  * Cost of one reply: (promptTokens · inputPerMTok + completionTokens · outputPerMTok) / 1e6.
@@ -58,12 +41,13 @@ export function costUsd(model: string, usage: LlmUsage, prices: Readonly<Record<
 }
 
 /**
- * The most a request can cost: estimated prompt tokens (`estimatePromptTokens`) at the input price plus
- * `maxTokens` at the output price. The completion side is a true bound; the prompt side is an estimate.
+ * The most a request can cost: its prompt tokens (`countChatTokens`, exact for OpenAI models) at the input
+ * price plus `maxTokens` at the output price. The completion side is a true bound; the prompt side is exact
+ * for OpenAI models and approximate for others.
  * @returns USD; 0 for a model with no price
  */
 export function worstCaseUsd(req: LlmRequest, prices: Readonly<Record<string, ModelPrice>>): number {
-  return costUsd(req.model, { promptTokens: estimatePromptTokens(req.messages), completionTokens: req.maxTokens }, prices) ?? 0;
+  return costUsd(req.model, { promptTokens: countChatTokens(req.messages, req.model).tokens, completionTokens: req.maxTokens }, prices) ?? 0;
 }
 
 /** Accounting of one role. */
@@ -284,6 +268,8 @@ export class BudgetedLlmClient implements LlmClient {
 /** The dry-run estimate for one role. */
 export interface RoleEstimate {
   requests: number;
+  /** True when the role's model is counted with its own tokenizer; false: heuristic, approximate. */
+  promptTokensExact: boolean;
   promptTokens: number;
   completionTokens: number;
   /** USD (0 for a model with no price: see `unpricedModels`). */
@@ -292,7 +278,8 @@ export interface RoleEstimate {
 
 /**
  * What labelling costs before any call (the dry run): one interpreter request per feature and
- * `predictionsPerFeature` predictor requests per feature, at the given mean tokens per request.
+ * `predictionsPerFeature` predictor requests per feature, at the given mean tokens per request (counted
+ * with `countChatTokens`; each role says whether its count is exact).
  * @returns per role and in total, plus the models with no price (counted at 0 USD)
  */
 export function estimateLabellingCost(args: {
@@ -318,7 +305,7 @@ export function estimateLabellingCost(args: {
     const completionTokens = requests * completionPer;
     const usd = costUsd(model, { promptTokens, completionTokens }, args.prices);
     if (usd === undefined) unpriced.add(model);
-    return { requests, promptTokens, completionTokens, usd: usd ?? 0 };
+    return { requests, promptTokensExact: encodingForModel(model) !== undefined, promptTokens, completionTokens, usd: usd ?? 0 };
   };
   const interpreter = role(args.features, args.interpreterPromptTokens, args.interpreterCompletionTokens, args.interpreterModel);
   const predictor = role(

@@ -3,9 +3,9 @@
  * GPT-4o-mini, at temperature 0): chat completions through the `openai` package against any
  * OpenAI-compatible server.
  *
- * The SDK's own retries are off (`maxRetries: 0`); `withRetries` from the embeddings provider owns them, so
- * both remote stages back off the same way: a server's `retry-after-ms` / `Retry-After` is honoured, else
- * exponential backoff with jitter. Retried: 408, 409, 429, ≥ 500 (the SDK's own policy), connection errors,
+ * The SDK's own retries are off (`maxRetries: 0`); `withRetries` (src/net/retry.ts) owns them, so every
+ * remote call backs off the same way: a server's `retry-after-ms` / `Retry-After` is honoured, else
+ * exponential backoff with jitter. Retried: `isRetryableStatus` (408, 409, 429, ≥ 500), connection errors,
  * timeouts, a 200 whose body is not JSON (the SDK throws a bare `SyntaxError` from `response.json()`), and a
  * reply with no choices or blank content. Not retried: any other status (400, 401, 403, 404, 422 …), a
  * refusal, a malformed request: a `LlmRequestError` quoting the server and naming the fix.
@@ -17,18 +17,15 @@
 import OpenAI from "openai";
 import { z } from "zod";
 import { SaerchError, describeError } from "../core/errors.js";
-import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, retryAfterFromHeaders, withRetries } from "../embed/retry.js";
+import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, isRetryableStatus, retryAfterFromHeaders, withRetries } from "../net/retry.js";
+import { countChatTokens, countTokens } from "../tokenizer/tokens.js";
 import { OPENAI_CHAT_BASE_URL, type LlmConfig } from "./config.js";
-import { estimatePromptTokens, estimateTokens } from "./cost.js";
 import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "./types.js";
 
 /** Sent as the key to servers that need none (the SDK insists on some string). */
 const PLACEHOLDER_API_KEY = "no-key";
 /** Longest server text quoted in a message. */
 const MAX_QUOTED_CHARS = 500;
-/** Statuses another attempt may fix: request timeout, lock conflict, rate limit (then ≥ 500). */
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429]);
-const HTTP_SERVER_ERROR = 500;
 const HTTP_UNAUTHORIZED = 401;
 const HTTP_FORBIDDEN = 403;
 const HTTP_NOT_FOUND = 404;
@@ -204,8 +201,8 @@ class Semaphore {
  * come from `cfg` (see the module header for what is retried).
  *
  * Usage: read from the reply's `usage` (`prompt_tokens`, `completion_tokens`). A server that omits it
- * (some local servers do) gets an estimate instead: `estimateTokens` (≈ chars / 4) of the message contents
- * and of the reply — good enough for cost accounting, not for billing.
+ * (some local servers do) gets a count instead (src/tokenizer/tokens.ts: `countChatTokens` of the messages,
+ * `countTokens` of the reply): exact for OpenAI models, approximate for others.
  */
 export class OpenAiLlmClient implements LlmClient {
   /** "openai:<baseURL>". */
@@ -249,7 +246,7 @@ export class OpenAiLlmClient implements LlmClient {
    * @param signal aborts the wait, the request in flight and further retries (rejects with its reason)
    * @returns the reply with `cached: false`
    * @throws LlmRequestError (not retryable: HTTP 4xx, refusal, invalid request); `RetriesExhaustedError`
-   *   from src/embed/retry.ts ("… failed after N attempts: <last error>", with `attempts`, `lastError`)
+   *   from src/net/retry.ts ("… failed after N attempts: <last error>", with `attempts`, `lastError`)
    *   when every attempt failed retryably
    */
   async complete(req: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
@@ -314,7 +311,7 @@ export class OpenAiLlmClient implements LlmClient {
     if (err instanceof OpenAI.APIError && err.status !== undefined) {
       const status = err.status;
       const serverMessage = serverMessageOf(err);
-      const retryable = RETRYABLE_STATUSES.has(status) || status >= HTTP_SERVER_ERROR;
+      const retryable = isRetryableStatus(status);
       const retryAfterMs = err.headers ? retryAfterFromHeaders(err.headers) : undefined;
       return new LlmRequestError("http", `${where}: HTTP ${status}: "${serverMessage}"`, {
         retryable,
@@ -350,7 +347,7 @@ export class OpenAiLlmClient implements LlmClient {
       });
     }
     if (content.trim() === "") throw new EmptyReplyError(`${where}: the reply's content is empty`);
-    return { content, usage: usageOf(raw, req.messages, content), model: parsed.data.model ?? req.model, cached: false };
+    return { content, usage: usageOf(raw, req.messages, content, req.model), model: parsed.data.model ?? req.model, cached: false };
   }
 
   /** Stop accepting requests. The SDK holds no sockets of its own (global fetch), so this is all; safe twice. */
@@ -359,9 +356,9 @@ export class OpenAiLlmClient implements LlmClient {
   }
 }
 
-/** The reply's usage, or an estimate when it has none (see `OpenAiLlmClient`). */
-function usageOf(raw: unknown, messages: readonly ChatMessage[], content: string): LlmUsage {
+/** The reply's usage, or our count when it has none (see `OpenAiLlmClient`). */
+function usageOf(raw: unknown, messages: readonly ChatMessage[], content: string, model: string): LlmUsage {
   const usage = ChatUsage.safeParse((raw as { usage?: unknown }).usage);
   if (usage.success) return { promptTokens: usage.data.prompt_tokens, completionTokens: usage.data.completion_tokens };
-  return { promptTokens: estimatePromptTokens(messages), completionTokens: estimateTokens(content) };
+  return { promptTokens: countChatTokens(messages, model).tokens, completionTokens: countTokens(content, model).tokens };
 }

@@ -24,7 +24,8 @@ import { domainRows, type SaeDomainResult } from "../sae/stage.js";
 import { SWEEP_RUN_PREFIX, SweepConfig, splitRows, sweepRunConfig, type SweepRecord } from "../scaling/sweep.js";
 import { BaselineScorer, baselineModels } from "./baseline.js";
 import { InterpretConfig, type InterpretConfigInput } from "./config.js";
-import { BudgetedLlmClient, CostMeter, estimateLabellingCost, estimatePromptTokens } from "./cost.js";
+import { countChatTokens } from "../tokenizer/tokens.js";
+import { BudgetedLlmClient, CostMeter, estimateLabellingCost, type RoleEstimate } from "./cost.js";
 import { exampleSource, featureTask, type LabelRunResult, labelFeatures, requestedFeatures } from "./labeller.js";
 import { hasLlmCredentials, OpenAiLlmClient } from "./llm-client.js";
 import { LlmScorer } from "./llm-scorer.js";
@@ -206,11 +207,12 @@ function runConfig(cfg: InterpretConfig, target: InterpretTarget, kind: ScorerKi
 export interface CostEstimate {
   /** Features to label. */
   features: number;
-  /** Mean prompt tokens measured on real prompts of sampled features. */
+  /** Mean prompt tokens of real prompts of sampled features (src/tokenizer: exact for OpenAI models). */
   interpreterPromptTokens: number;
   predictorPromptTokens: number;
-  interpreter: { requests: number; promptTokens: number; completionTokens: number; usd: number };
-  predictor: { requests: number; promptTokens: number; completionTokens: number; usd: number };
+  /** Per role; `promptTokensExact` false means the model's tokenizer is unknown and the count approximate. */
+  interpreter: RoleEstimate;
+  predictor: RoleEstimate;
   totalUsd: number;
 }
 
@@ -244,8 +246,8 @@ export function estimateInterpretCost(args: {
   for (let j = 0; j < args.target.n && sampled < cfg.dryRun.sampleFeatures; j++) {
     const task = featureTask(src, j, 0);
     if ("reason" in task) continue;
-    interp += estimatePromptTokens(buildInterpreterMessages(task));
-    for (const doc of task.heldOut) pred += estimatePromptTokens(buildPredictorMessages(label, doc.text));
+    interp += countChatTokens(buildInterpreterMessages(task), cfg.llm.interpreterModel).tokens;
+    for (const doc of task.heldOut) pred += countChatTokens(buildPredictorMessages(label, doc.text), cfg.llm.predictorModel).tokens;
     predSampled += task.heldOut.length;
     sampled++;
   }

@@ -11,7 +11,7 @@ import { matmulModel } from "./onnx-model.js";
 export interface EngineProbe {
   /** Engine name, e.g. "onnxruntime-node cpu (2 threads)". */
   engine: string;
-  /** True when it loaded and ran the GEMM. */
+  /** True when it loaded, ran the GEMM and its product matched a plain-JS reference (`gemmMaxError`). */
   ok: boolean;
   /** Best-of-reps fp32 GEMM throughput, GFLOP/s (0 when not ok). */
   gflops: number;
@@ -34,6 +34,42 @@ function probeInputs(shape: { m: number; k: number; n: number }): { aMK: Float32
   for (let i = 0; i < aMK.length; i++) aMK[i] = ((i * 7919) % 1000) / 1000 - 0.5;
   for (let i = 0; i < bKN.length; i++) bKN[i] = ((i * 104729) % 1000) / 1000 - 0.5;
   return { aMK, bKN };
+}
+
+/** Product entries checked against the plain-JS dot product (a deterministic spread over [M, N]). */
+const PROBE_CHECKED_ENTRIES = 97;
+/** Largest error allowed per checked entry, relative to the sum of |a·b| terms (fp32 accumulation). */
+const PROBE_REL_TOL = 1e-4;
+
+/**
+ * How far a computed `cMN` = `aMK`·`bKN` is from the exact product on `PROBE_CHECKED_ENTRIES` entries:
+ * the largest |c − Σ a·b| / Σ |a·b| (float64 reference). A fast engine that is wrong is not an engine.
+ */
+export function gemmMaxError(aMK: Float32Array, bKN: Float32Array, cMN: ArrayLike<number>, shape: { m: number; k: number; n: number }): number {
+  const { m, k, n } = shape;
+  if (cMN.length !== m * n) return Number.POSITIVE_INFINITY;
+  let worst = 0;
+  for (let e = 0; e < PROBE_CHECKED_ENTRIES; e++) {
+    const idx = Math.floor(((e + 0.5) * m * n) / PROBE_CHECKED_ENTRIES);
+    const i = Math.floor(idx / n);
+    const j = idx % n;
+    let sum = 0;
+    let mag = 0;
+    for (let p = 0; p < k; p++) {
+      const t = aMK[i * k + p]! * bKN[p * n + j]!;
+      sum += t;
+      mag += Math.abs(t);
+    }
+    const err = Math.abs(cMN[idx]! - sum) / Math.max(mag, Number.MIN_VALUE);
+    if (!(err <= worst)) worst = Number.isNaN(err) ? Number.POSITIVE_INFINITY : err;
+  }
+  return worst;
+}
+
+/** Throw when a probe's product is wrong (see `gemmMaxError`). */
+function checkProduct(aMK: Float32Array, bKN: Float32Array, cMN: ArrayLike<number>, shape: { m: number; k: number; n: number }): void {
+  const err = gemmMaxError(aMK, bKN, cMN, shape);
+  if (!(err <= PROBE_REL_TOL)) throw new Error(`wrong GEMM product: relative error ${err.toExponential(2)} > ${PROBE_REL_TOL}`);
 }
 
 /** Best wall time in seconds of `reps` runs of `fn` after one warm-up run. */
@@ -83,6 +119,7 @@ export async function probeOnnx(provider: "cpu" | "cuda", threads: number = avai
     const { aMK, bKN } = probeInputs(PROBE_GEMM);
     const feeds = { A: new ort.Tensor("float32", aMK, [m, k]), B: new ort.Tensor("float32", bKN, [k, n]) };
     const seconds = await bestTimeSeconds(() => session.run(feeds));
+    checkProduct(aMK, bKN, (await session.run(feeds)).C!.data as Float32Array, PROBE_GEMM);
     await session.release();
     return { engine, ok: true, gflops: gemmFlops(PROBE_GEMM) / seconds / 1e9, detail: `EP ${provider}` };
   } catch (err) {
@@ -113,6 +150,9 @@ export async function probeTfjs(backend: "wasm" | "cpu" | "tensorflow"): Promise
       await c.data();
       c.dispose();
     });
+    const c = tf.matMul(a, b);
+    checkProduct(aMK, bKN, await c.data(), shape);
+    c.dispose();
     a.dispose();
     b.dispose();
     return { engine, ok: true, gflops: gemmFlops(shape) / seconds / 1e9, detail: `tfjs ${tf.version.tfjs}` };

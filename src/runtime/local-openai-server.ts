@@ -4,7 +4,9 @@
  * as against the API (METHOD.md §1 embeddings, §4 chat completions for the interpreter and predictor).
  *
  * - POST /v1/embeddings answers with deterministic unit-norm vectors derived from each input text
- *   (`hashEmbedding`), honouring `dimensions` and `encoding_format` (base64 little-endian float32 / float).
+ *   (`hashEmbedding`), honouring `dimensions` and `encoding_format` (base64 little-endian float32 / float);
+ *   `usage` counts tokens with src/tokenizer, and an input over 8191 tokens of an OpenAI model is a 400,
+ *   as from the API.
  * - Any route can be scripted: `script(route, ...replies)` queues replies consumed one per request, each
  *   `{status, headers, body, delayMs}`. A reply with neither status nor body only delays, then the route's
  *   handler answers (latency injection). Routes without a handler (e.g. /v1/chat/completions until a
@@ -17,10 +19,13 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from "node:net";
 import { Rng } from "../core/rng.js";
 import { normalizeRowsInPlace } from "../core/vector.js";
+import { countTokens } from "../tokenizer/tokens.js";
 
 /** Default dimension per model name; other names get `FALLBACK_DIM`. */
 const MODEL_DIMS: Record<string, number> = { "text-embedding-3-small": 1536, "text-embedding-3-large": 3072 };
 const FALLBACK_DIM = 64;
+/** Longest input of the OpenAI embedding models, in their tokens (METHOD.md §1: 8191). */
+const MAX_INPUT_TOKENS = 8191;
 
 /** One scripted reply. */
 export interface ScriptedReply {
@@ -110,7 +115,14 @@ function embeddingsHandler(reverseData: boolean): RouteHandler {
       return { object: "embedding", index, embedding: base64 ? encodeBase64Float32(v) : Array.from(v) };
     });
     if (reverseData) data.reverse();
-    const tokens = (inputs as string[]).reduce((acc, t) => acc + Math.ceil(t.length / 4), 0);
+    const counts = (inputs as string[]).map((t) => countTokens(t, model));
+    const over = counts.findIndex((c) => c.exact && c.tokens > MAX_INPUT_TOKENS);
+    if (over >= 0) {
+      // As the API does for text-embedding-3-*: an input over the context length is an error, not truncated.
+      const msg = `This model's maximum context length is ${MAX_INPUT_TOKENS + 1} tokens, however you requested ${counts[over]!.tokens} tokens (input ${over}). Please reduce your prompt; or completion length.`;
+      return { status: 400, body: errorBody(msg) };
+    }
+    const tokens = counts.reduce((acc, c) => acc + c.tokens, 0);
     return { status: 200, body: { object: "list", data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } } };
   };
 }

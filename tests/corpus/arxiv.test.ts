@@ -18,7 +18,6 @@ import {
   arxivStatePath,
   harvestArxiv,
   parseArxivFeed,
-  retryAfterMs,
   unescapeXml,
   type ArxivRecord,
   type HarvestState,
@@ -240,13 +239,6 @@ describe("Atom parsing", () => {
     expect(url.searchParams.get("max_results")).toBe("100");
   });
 
-  it("reads Retry-After as seconds or an HTTP date", () => {
-    expect(retryAfterMs("2")).toBe(2000);
-    expect(retryAfterMs(new Date(10_000).toUTCString(), 4000)).toBe(6000);
-    expect(retryAfterMs(null)).toBeUndefined();
-    expect(retryAfterMs("soon")).toBeUndefined();
-  });
-
   it("validates the config: dates, category, plain .jsonl output, 3 s default delay", () => {
     const base = { category: "cs.LG", from: "2024-01-01", to: "2024-02-01" };
     expect(ArxivHarvestConfig.parse(base).delayMs).toBe(3000);
@@ -308,6 +300,27 @@ describe("harvestArxiv", () => {
     await harvestArxiv(cfg({ backoffMs: 0 }), { log });
     expect(starts()).toEqual([0, 0, 3, 6]);
     expect(hits[1]!.at - hits[0]!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it("honours Retry-After as an HTTP date, capped at maxBackoffMs, and retries a 408 by the shared policy", async () => {
+    respond = (req, res, q, n) => {
+      if (n === 1) {
+        // An HTTP date one hour ahead: capped at maxBackoffMs (300 ms), never the shorter 10 ms backoff.
+        res.writeHead(429, { "retry-after": new Date(Date.now() + 3_600_000).toUTCString() });
+        res.end("slow down");
+      } else if (n === 2) {
+        res.writeHead(408);
+        res.end("request timeout");
+      } else serveFeed(req, res, q, n);
+    };
+    await harvestArxiv(cfg({ maxBackoffMs: 300 }), { log, random: () => 0 });
+    expect(starts()).toEqual([0, 0, 0, 3, 6]);
+    expect(hits[1]!.at - hits[0]!.at).toBeGreaterThanOrEqual(290);
+    expect(hits[1]!.at - hits[0]!.at).toBeLessThan(2000);
+    expect(logs.filter((l) => l.includes("retry "))).toEqual([
+      "  HTTP 429 Too Many Requests; retry 1/5 in 0.3 s",
+      "  HTTP 408 Request Timeout; retry 2/5 in 0.0 s",
+    ]);
   });
 
   it("retries a dropped connection, and gives up after maxRetries with a clear error", async () => {

@@ -10,12 +10,11 @@ import {
   createOpenAIEmbedder,
   decodeBase64Float32,
   EmbedRequestError,
-  estimateTokens,
   planBatches,
-  truncateToTokenEstimate,
   type OpenAIEmbedOptionsInput,
 } from "../../src/embed/openai.js";
-import { RetriesExhaustedError } from "../../src/embed/retry.js";
+import { RetriesExhaustedError } from "../../src/net/retry.js";
+import { countTokens } from "../../src/tokenizer/tokens.js";
 import { encodeBase64Float32, hashEmbedding, type OpenAITestServer, startOpenAIServer } from "../helpers/openai-server.js";
 
 const ROUTE = "/v1/embeddings";
@@ -78,6 +77,12 @@ describe("wire decoding", () => {
     const bodies = server.requestsTo(ROUTE).map((r) => r.body as Record<string, unknown>);
     expect(bodies.map((b) => b.encoding_format)).toEqual(["base64", "float"]);
     expect(bodies[0]).toMatchObject({ model: "text-embedding-3-small", dimensions: D, input });
+  });
+
+  it("goes through the openai SDK (its user agent), its own retries off: one request per attempt", async () => {
+    await local().embed(["x"]);
+    expect(server.requests[0]!.headers["user-agent"]).toMatch(/^OpenAI\/JS /);
+    expect(server.requests[0]!.headers["x-stainless-retry-count"]).toBe("0");
   });
 
   it("sends no `dimensions` when not configured and uses the model's native D", async () => {
@@ -159,11 +164,11 @@ describe("batching", () => {
     expectRowsFromHash(out, input, D);
   });
 
-  it("splits by estimated tokens", async () => {
-    // ASCII: tokens = ceil(chars / 3). Lengths 30, 30, 60, 3, 90 chars → 10, 10, 20, 1, 30 tokens.
-    // Budget 30 tokens: [10+10] (adding 20 would make 40), [20+1], [30].
-    const input = [30, 30, 60, 3, 90].map((n, i) => String(i).repeat(n));
-    expect(input.map((t) => estimateTokens(t))).toEqual([10, 10, 20, 1, 30]);
+  it("splits by exact tokens (cl100k_base for text-embedding-3-small)", async () => {
+    // "hello world" is 2 tokens ([15339, 1917]); each further " hello world" adds 2: n repeats = 2n tokens.
+    const input = [5, 5, 10, 1, 15].map((n) => Array.from({ length: n }, () => "hello world").join(" "));
+    expect(input.map((t) => countTokens(t, "text-embedding-3-small").tokens)).toEqual([10, 10, 20, 2, 30]);
+    // Budget 30 tokens: [10+10] (adding 20 would make 40), [20+2], [30].
     const out = await local({ maxBatchTokens: 30, maxInputTokens: 30, concurrency: 1 }).embed(input);
     expect(server.requestsTo(ROUTE).map((_, i) => inputsOf(i).length)).toEqual([2, 2, 1]);
     expectRowsFromHash(out, input, D);
@@ -196,16 +201,18 @@ describe("batching", () => {
     expectRowsFromHash(out, input, D);
   });
 
-  it("truncates over-long texts by the token estimate", async () => {
-    // maxInputTokens 10 × 3 bytes/token = 30 bytes: the 100-char ASCII text is cut to 30 chars.
-    const long = "a".repeat(100);
-    await local({ maxInputTokens: 10, maxBatchTokens: 100 }).embed([long, "short"]);
-    expect(inputsOf(0).map((t) => t.length)).toEqual([30, 5]);
-    // Multi-byte: "é" is 2 bytes, "😀" 4 bytes (2 UTF-16 units); never split a surrogate pair.
-    expect(truncateToTokenEstimate("éééé", 2)).toBe("ééé"); // 6 bytes allowed → 3 × 2
-    expect(truncateToTokenEstimate("a😀b", 1)).toBe("a"); // 3 bytes: "a" + 4-byte emoji does not fit
-    expect(truncateToTokenEstimate("a😀bc", 2)).toBe("a😀b"); // 6 bytes: 1 + 4 + 1
-    expect(truncateToTokenEstimate("short", 8191)).toBe("short");
+  it("truncates a text over 8191 tokens to exactly 8191 (the paper's limit), a prefix of the text", async () => {
+    const long = Array.from({ length: 5000 }, () => "hello world").join(" "); // 10,000 tokens
+    await local({ maxInputTokens: 8191, maxBatchTokens: 250_000 }).embed([long, "short"]);
+    const [sentLong, sentShort] = inputsOf(0);
+    expect(countTokens(sentLong!, "text-embedding-3-small")).toEqual({ tokens: 8191, counting: "cl100k_base", exact: true });
+    expect(long.startsWith(sentLong!)).toBe(true);
+    expect(sentShort).toBe("short");
+  });
+
+  it("an unknown model is truncated by the heuristic (4 UTF-8 bytes per token)", async () => {
+    await local({ model: "my-model", maxInputTokens: 10, maxBatchTokens: 100 }).embed(["a".repeat(100), "short"]);
+    expect(inputsOf(0).map((t) => t.length)).toEqual([40, 5]);
   });
 
   it("rejects empty texts before sending anything", async () => {
@@ -266,7 +273,8 @@ describe("retries", () => {
       .embed(["m"])
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RetriesExhaustedError);
-    expect((err as Error).message).toMatch(/failed after 3 attempts: malformed JSON .*<html>proxy error<\/html>/);
+    // The SDK parses the body itself and throws a bare SyntaxError, so the body text is not quotable here.
+    expect((err as Error).message).toMatch(/failed after 3 attempts: malformed JSON in the reply from POST .*embeddings/);
     expect(server.requests.length).toBe(3);
   });
 
@@ -302,7 +310,7 @@ describe("retries", () => {
     const url = server.baseURL;
     await server.close();
     const e = createOpenAIEmbedder({ baseURL: url, dimensions: D, maxRetries: 1, initialBackoffMs: 1 });
-    await expect(e.embed(["x"])).rejects.toThrow(/failed after 2 attempts: network error on POST/);
+    await expect(e.embed(["x"])).rejects.toThrow(/failed after 2 attempts: network error on POST .*Connection error/);
     server = await startOpenAIServer();
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Cost accounting: the token estimate, prices, the meter per role, the budget cap against the real local
+ * Cost accounting: prompt tokens priced with the model's tokenizer, prices, the meter per role, the budget cap against the real local
  * server (stops before a request that could pass it; nothing sent past it), cached replies free, unpriced
  * models listed, the budget held per run across processes (spend-ledger.ts), and the dry-run estimate
  * checked by hand.
@@ -15,8 +15,6 @@ import {
   CostMeter,
   costUsd,
   estimateLabellingCost,
-  estimatePromptTokens,
-  estimateTokens,
   worstCaseUsd,
 } from "../../src/interpret/cost.js";
 import { OpenAiLlmClient } from "../../src/interpret/llm-client.js";
@@ -30,9 +28,12 @@ const CHAT = "/v1/chat/completions";
 /** 0.001 USD per prompt token, 0.002 USD per completion token: round numbers to check by hand. */
 const PRICES: Record<string, ModelPrice> = { m: { inputPerMTok: 1000, outputPerMTok: 2000 } };
 
-/** 40 characters of content → 10 estimated prompt tokens. */
+/**
+ * 12 characters of content → 10 prompt tokens for model "m" (no known tokenizer: the heuristic of
+ * src/tokenizer): 3 for the reply + 3 for the message + ceil(4/4) for "user" + ceil(12/4) for the content.
+ */
 function request(tag: string, role: LlmRequest["role"] = "predictor", model = "m"): LlmRequest {
-  const content = `${tag}`.padEnd(40, ".");
+  const content = `${tag}`.padEnd(12, ".");
   return { role, model, messages: [{ role: "user", content }], temperature: 0, maxTokens: 20 };
 }
 
@@ -54,9 +55,13 @@ afterEach(async () => {
 });
 
 describe("estimates and prices", () => {
-  it("estimateTokens is ceil(chars / 4)", () => {
-    expect([estimateTokens(""), estimateTokens("abcd"), estimateTokens("abcde"), estimateTokens("x".repeat(400))]).toEqual([0, 1, 2, 100]);
-    expect(estimatePromptTokens([{ role: "system", content: "abcde" }, { role: "user", content: "abc" }])).toBe(3);
+  it("worst case prices the prompt with the model's own tokenizer: exact for gpt-4o, the heuristic otherwise", () => {
+    const messages = [{ role: "user" as const, content: "hello world" }];
+    const req = (model: string): LlmRequest => ({ role: "interpreter", model, messages, temperature: 0, maxTokens: 1 });
+    const perToken = { inputPerMTok: 1e6, outputPerMTok: 0 }; // 1 USD per prompt token: the price is the count
+    // o200k: 3 (reply) + 3 (message) + 1 ("user") + 2 ("hello world") = 9; heuristic: 3 + 3 + 1 + ceil(11/4) = 10.
+    expect(worstCaseUsd(req("gpt-4o"), { "gpt-4o": perToken })).toBe(9);
+    expect(worstCaseUsd(req("m"), { m: perToken })).toBe(10);
   });
 
   it("costUsd prices per million tokens; undefined without a price", () => {
@@ -183,8 +188,8 @@ describe("estimateLabellingCost", () => {
       predictorModel: "gpt-4o-mini",
       prices: DEFAULT_PRICES,
     });
-    expect(est.interpreter).toEqual({ requests: 100, promptTokens: 200_000, completionTokens: 30_000, usd: expect.closeTo(0.8, 12) as number });
-    expect(est.predictor).toEqual({ requests: 600, promptTokens: 300_000, completionTokens: 30_000, usd: expect.closeTo(0.063, 12) as number });
+    expect(est.interpreter).toEqual({ requests: 100, promptTokensExact: true, promptTokens: 200_000, completionTokens: 30_000, usd: expect.closeTo(0.8, 12) as number });
+    expect(est.predictor).toEqual({ requests: 600, promptTokensExact: true, promptTokens: 300_000, completionTokens: 30_000, usd: expect.closeTo(0.063, 12) as number });
     expect(est.totalUsd).toBeCloseTo(0.863, 12);
     expect(est.unpricedModels).toEqual([]);
   });
@@ -202,6 +207,7 @@ describe("estimateLabellingCost", () => {
       prices: DEFAULT_PRICES,
     });
     expect(est.predictor.usd).toBe(0);
+    expect([est.interpreter.promptTokensExact, est.predictor.promptTokensExact]).toEqual([true, false]);
     expect(est.unpricedModels).toEqual(["local-llama"]);
     // interpreter: 10,000·2.5/1e6 + 1,000·10/1e6 = 0.025 + 0.01
     expect(est.totalUsd).toBeCloseTo(0.035, 12);

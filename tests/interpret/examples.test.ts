@@ -241,6 +241,33 @@ describe("selectExamples on random codes", () => {
     }
   });
 
+  it("hard negatives are the candidates nearest the shown top rows, and nearer than random ones", () => {
+    let hardSum = 0;
+    let randomSum = 0;
+    let count = 0;
+    for (let j = 0; j < F; j++) {
+      const hard = okSel(selectExamples(index, codes, j, { config: cfg({ negatives: "hard", seed: 7 }), eligible, embeddingsND: embND, dim }));
+      const rand = okSel(selectExamples(index, codes, j, { config: cfg({ negatives: "random", seed: 7 }), eligible }));
+      const meanD = new Float64Array(dim);
+      for (const { row } of hard.top) for (let i = 0; i < dim; i++) meanD[i]! += embND[row * dim + i]! / hard.top.length;
+      const sim = (row: number): number => {
+        let s = 0;
+        for (let i = 0; i < dim; i++) s += meanD[i]! * embND[row * dim + i]!;
+        return s;
+      };
+      const chosen = new Set([...hard.zero, ...hard.heldZero]);
+      const others = Array.from({ length: N }, (_, r) => r).filter((r) => eligible(r) && !inTopK(r, j) && !chosen.has(r));
+      const weakestChosen = Math.min(...[...chosen].map(sim));
+      // No candidate left out is nearer than the least similar one chosen.
+      for (const r of others) expect(sim(r)).toBeLessThanOrEqual(weakestChosen + 1e-6);
+      hardSum += [...chosen].reduce((a, r) => a + sim(r), 0);
+      randomSum += [...rand.zero, ...rand.heldZero].reduce((a, r) => a + sim(r), 0);
+      count += chosen.size;
+    }
+    // On random unit vectors, random negatives sit near similarity 0; hard ones clearly above.
+    expect(hardSum / count).toBeGreaterThan(randomSum / count + 0.1);
+  });
+
   it("random negatives: seeded, deterministic, one stream per feature", () => {
     const pick = (j: number, seed: number): number[] => {
       const sel = okSel(selectExamples(index, codes, j, { config: cfg({ seed }), eligible }));

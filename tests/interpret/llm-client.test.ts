@@ -7,9 +7,9 @@ import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
-import { RetriesExhaustedError } from "../../src/embed/retry.js";
+import { RetriesExhaustedError } from "../../src/net/retry.js";
 import { LlmConfig, OPENAI_CHAT_BASE_URL } from "../../src/interpret/config.js";
-import { estimateTokens } from "../../src/interpret/cost.js";
+import { countChatTokens, countTokens } from "../../src/tokenizer/tokens.js";
 import { hasLlmCredentials, LlmRequestError, type LlmRetryInfo, OpenAiLlmClient } from "../../src/interpret/llm-client.js";
 import type { LlmRequest } from "../../src/interpret/types.js";
 import { type OpenAITestServer, type RecordedRequest, startOpenAIServer } from "../helpers/openai-server.js";
@@ -69,12 +69,19 @@ describe("OpenAiLlmClient", () => {
     expect(c.id).toBe(`openai:${server.baseURL}`);
   });
 
-  it("estimates usage when the server omits it", async () => {
-    server.script(CHAT, { status: 200, body: chatBody("twelve chars") });
+  it("counts usage itself when the server omits it: the heuristic for an unknown model, the tokenizer for gpt-4o-mini", async () => {
+    server.script(CHAT, { status: 200, body: chatBody("twelve chars") }, { status: 200, body: chatBody("twelve chars") });
     const res = await client().complete(request("abcdefgh"));
-    // prompt: ceil(8/4) for "be brief" + ceil(8/4) for "abcdefgh" = 4; completion: ceil(12/4) = 3
-    expect(res.usage).toEqual({ promptTokens: estimateTokens("be brief") + estimateTokens("abcdefgh"), completionTokens: 3 });
-    expect(res.usage.promptTokens).toBe(4);
+    // "test-model" has no known tokenizer: 3 (reply) + (3 + ceil(6/4) "system" + ceil(8/4) "be brief")
+    // + (3 + ceil(4/4) "user" + ceil(8/4) "abcdefgh") = 3 + 7 + 6 = 16; completion ceil(12/4) = 3.
+    expect(res.usage).toEqual({ promptTokens: 16, completionTokens: 3 });
+    const mini = { ...request("abcdefgh"), model: "gpt-4o-mini" };
+    const exact = await client().complete(mini);
+    expect(exact.usage).toEqual({
+      promptTokens: countChatTokens(mini.messages, "gpt-4o-mini").tokens,
+      completionTokens: countTokens("twelve chars", "gpt-4o-mini").tokens,
+    });
+    expect(countChatTokens(mini.messages, "gpt-4o-mini").exact).toBe(true);
   });
 
   it("sends the key given in options", async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { matmulNaive } from "../../src/core/matrix.js";
 import { Rng } from "../../src/core/rng.js";
 import { repoPath } from "../../src/io/paths.js";
-import { probeOnnx, probeTfjs } from "../../src/runtime/engines.js";
+import { gemmMaxError, probeOnnx, probeTfjs } from "../../src/runtime/engines.js";
 import { buildOnnxModel, matmulModel } from "../../src/runtime/onnx-model.js";
 
 describe("ONNX models built from TypeScript", () => {
@@ -50,14 +50,38 @@ describe("ONNX models built from TypeScript", () => {
   });
 });
 
+describe("gemmMaxError (the probes' correctness check)", () => {
+  it("is ~0 for the exact product and catches one wrong entry, a transposed product, NaN and a short output", () => {
+    const [m, k, n] = [9, 11, 101]; // m·n = 909: the 97 checked entries spread over every row
+    const rng = new Rng(4);
+    const aMK = new Float32Array(m * k);
+    const bKN = new Float32Array(k * n);
+    rng.fillNormalInPlace(aMK);
+    rng.fillNormalInPlace(bKN);
+    const shape = { m, k, n };
+    const c = matmulNaive({ rows: m, cols: k, data: aMK }, { rows: k, cols: n, data: bKN }).data;
+    expect(gemmMaxError(aMK, bKN, c, shape)).toBeLessThan(1e-6);
+    // Entry 4 is the first checked one (floor(0.5 · 909 / 97)); spoil it by 10 %.
+    const wrong = Float32Array.from(c);
+    wrong[4] = wrong[4]! * 1.1 + 1;
+    expect(gemmMaxError(aMK, bKN, wrong, shape)).toBeGreaterThan(1e-2);
+    const shuffled = Float32Array.from(c).reverse();
+    expect(gemmMaxError(aMK, bKN, shuffled, shape)).toBeGreaterThan(1e-2);
+    const nan = Float32Array.from(c);
+    nan.fill(Number.NaN);
+    expect(gemmMaxError(aMK, bKN, nan, shape)).toBe(Number.POSITIVE_INFINITY);
+    expect(gemmMaxError(aMK, bKN, c.subarray(1), shape)).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
 describe("engine probes", () => {
-  it("onnxruntime's CPU provider loads and reports a positive throughput", async () => {
+  it("onnxruntime's CPU provider loads, computes a checked product and reports a positive throughput", async () => {
     const p = await probeOnnx("cpu", 1);
     expect(p).toMatchObject({ engine: "onnxruntime-node cpu (1 threads)", ok: true, detail: "EP cpu" });
     expect(p.gflops).toBeGreaterThan(0);
   });
 
-  it("tfjs-wasm loads", async () => {
+  it("tfjs-wasm loads and computes a checked product", async () => {
     const p = await probeTfjs("wasm");
     expect(p.ok).toBe(true);
     expect(p.gflops).toBeGreaterThan(0);
@@ -66,8 +90,10 @@ describe("engine probes", () => {
   it("a missing tfjs-node-gpu is reported with its reason, not thrown", async () => {
     const p = await probeTfjs("tensorflow");
     if (existsSync(repoPath("node_modules", "@tensorflow", "tfjs-node-gpu"))) {
-      // Installed (its install could reach the internet): it either runs or says why not.
-      expect(p.ok || p.detail.length > 0).toBe(true);
+      // Installed (its install could reach the internet): it runs with a checked product, or it failed to
+      // load and says why, with no throughput.
+      if (p.ok) expect(p.gflops).toBeGreaterThan(0);
+      else expect([p.gflops, p.detail === "" || p.detail.startsWith("not installed")]).toEqual([0, false]);
       return;
     }
     expect(p).toEqual({

@@ -1,18 +1,20 @@
 /**
- * Tests for the retry helpers: backoff arithmetic, withRetries under fake timers (exact waits, Retry-After
- * overriding backoff, non-retryable errors, exhaustion, abort), Retry-After parsing, and
- * mapWithConcurrency (order, bound, first failure stops and aborts the rest).
+ * Tests for the shared retry policy: backoff arithmetic, withRetries under fake timers (exact waits, seeded
+ * jitter, Retry-After overriding backoff, the polite floor, non-retryable errors and statuses, exhaustion,
+ * abort) and Retry-After parsing (seconds, HTTP dates, retry-after-ms).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Rng } from "../../src/core/rng.js";
 import {
+  ApiRequestError,
   backoffDelayMs,
-  mapWithConcurrency,
+  isRetryableApiError,
+  isRetryableStatus,
   parseRetryAfter,
   RetriesExhaustedError,
   retryAfterFromHeaders,
-  sleep,
   withRetries,
-} from "../../src/embed/retry.js";
+} from "../../src/net/retry.js";
 
 class Transient extends Error {
   constructor(readonly waitMs?: number) {
@@ -107,6 +109,75 @@ describe("withRetries (fake timers)", () => {
     expect(fn).toHaveBeenCalledTimes(3);
   });
 
+  it("jitter from a seeded rng: the same seed gives the same waits, each in [0.5, 1) of the doubled base", async () => {
+    const run = async (seed: number): Promise<number[]> => {
+      const rng = new Rng(seed);
+      const waits: number[] = [];
+      const p = withRetries(
+        async (attempt) => {
+          if (attempt <= 4) throw new Transient();
+          return attempt;
+        },
+        { maxRetries: 4, baseDelayMs: 100, maxDelayMs: 10_000, random: () => rng.float(), onRetry: ({ delayMs }) => waits.push(delayMs) },
+      );
+      await vi.advanceTimersByTimeAsync(100 + 200 + 400 + 800);
+      await expect(p).resolves.toBe(5);
+      return waits;
+    };
+    const a = await run(11);
+    expect(await run(11)).toEqual(a);
+    expect(await run(12)).not.toEqual(a);
+    // Retry r waits 100·2^r·(0.5 + 0.5·u), u the r-th draw of the seeded stream.
+    const rng = new Rng(11);
+    expect(a).toEqual([0, 1, 2, 3].map((r) => 100 * 2 ** r * (0.5 + 0.5 * rng.float())));
+    a.forEach((w, r) => {
+      expect(w).toBeGreaterThanOrEqual(50 * 2 ** r);
+      expect(w).toBeLessThan(100 * 2 ** r);
+    });
+  });
+
+  it("minDelayMs floors every wait, the server's Retry-After included", async () => {
+    const waits: number[] = [];
+    const p = withRetries(
+      async (attempt) => {
+        if (attempt === 1) throw new Transient(5); // the server asks for 5 ms
+        if (attempt === 2) throw new Transient(); // backoff 10 · 2 · 0.5 = 10 ms
+        return attempt;
+      },
+      {
+        maxRetries: 3,
+        baseDelayMs: 10,
+        maxDelayMs: 1000,
+        minDelayMs: 300,
+        random: () => 0,
+        retryAfterMs: (e) => (e instanceof Transient ? e.waitMs : undefined),
+        onRetry: ({ delayMs }) => waits.push(delayMs),
+      },
+    );
+    await vi.advanceTimersByTimeAsync(599);
+    expect(waits).toEqual([300, 300]);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(p).resolves.toBe(3);
+  });
+
+  it("an ApiRequestError is retried by its own flag: a non-retryable status stops at the first attempt", async () => {
+    const attempts: number[] = [];
+    const failing = (status: number) => async (attempt: number): Promise<never> => {
+      attempts.push(attempt);
+      throw new ApiRequestError("http", `HTTP ${status}`, { status, retryable: isRetryableStatus(status) });
+    };
+    const opts = { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 1, random: () => 0, isRetryable: isRetryableApiError };
+    const bad = withRetries(failing(400), opts).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(((await bad) as ApiRequestError).status).toBe(400);
+    expect(attempts).toEqual([1]);
+    attempts.length = 0;
+    const busy = withRetries(failing(503), opts).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await busy).toBeInstanceOf(RetriesExhaustedError);
+    expect(attempts).toEqual([1, 2, 3]);
+  });
+
   it("an abort during the wait rejects with the signal's reason and stops retrying", async () => {
     const ctl = new AbortController();
     const fn = vi.fn(async () => {
@@ -119,6 +190,13 @@ describe("withRetries (fake timers)", () => {
     ctl.abort(new Error("stopped"));
     expect(((await p) as Error).message).toBe("stopped");
     expect(fn).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("isRetryableStatus", () => {
+  it("408, 409, 429 and every 5xx; no other status", () => {
+    const retryable = [100, 200, 204, 301, 400, 401, 403, 404, 408, 409, 410, 422, 429, 499, 500, 502, 503, 504, 599].filter(isRetryableStatus);
+    expect(retryable).toEqual([408, 409, 429, 500, 502, 503, 504, 599]);
   });
 });
 
@@ -135,48 +213,6 @@ describe("parseRetryAfter / retryAfterFromHeaders", () => {
     expect(retryAfterFromHeaders(new Headers({ "retry-after-ms": "150", "retry-after": "30" }), now)).toBe(150);
     expect(retryAfterFromHeaders(new Headers({ "retry-after-ms": "x", "retry-after": "2" }), now)).toBe(2000);
     expect(retryAfterFromHeaders(new Headers(), now)).toBeUndefined();
-  });
-});
-
-describe("mapWithConcurrency", () => {
-  it("keeps input order and never exceeds the limit", async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    const delays = [30, 5, 20, 1, 15, 8, 2, 25, 3, 12];
-    const out = await mapWithConcurrency(delays, 3, async (ms, i) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      await sleep(ms);
-      inFlight--;
-      return i * 10;
-    });
-    expect(out).toEqual(delays.map((_, i) => i * 10));
-    expect(maxInFlight).toBe(3);
-    expect(await mapWithConcurrency([], 4, async () => 1)).toEqual([]);
-  });
-
-  it("on the first failure: starts nothing new, aborts in-flight calls, rejects with that error after they settle", async () => {
-    const started: number[] = [];
-    const settled: number[] = [];
-    const err = await mapWithConcurrency([0, 1, 2, 3, 4, 5], 2, async (_x, i, signal) => {
-      started.push(i);
-      try {
-        if (i === 1) {
-          await sleep(5);
-          throw new Error("item 1 failed");
-        }
-        await sleep(1000, signal); // item 0 is aborted when item 1 fails
-        return i;
-      } finally {
-        settled.push(i);
-      }
-    }).catch((e: unknown) => e);
-    expect((err as Error).message).toBe("item 1 failed");
-    expect(started).toEqual([0, 1]);
-    expect(settled.sort()).toEqual([0, 1]);
-  });
-
-  it("rejects a bad limit", async () => {
-    await expect(mapWithConcurrency([1], 0, async (x) => x)).rejects.toThrow(/positive integer/);
+    expect(retryAfterFromHeaders(new Headers({ "retry-after": "Wed, 01 Jan 2025 00:01:00 GMT" }), now)).toBe(60_000);
   });
 });

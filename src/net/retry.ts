@@ -1,7 +1,9 @@
 /**
- * Retries, backoff and bounded concurrency for remote APIs (the OpenAI embeddings provider now, the LLM
- * client of the interpretation stage later). Nothing here knows about HTTP bodies or models: callers say
- * which errors are retryable and how long the server asked them to wait.
+ * The one retry policy of every remote call (METHOD.md §1 the arXiv harvest and the embeddings, §4 the chat
+ * completions of the interpreter and predictor): which HTTP statuses another attempt may fix, exponential
+ * backoff with jitter, the server's Retry-After / retry-after-ms, and a give-up error after N attempts.
+ * Nothing here knows about bodies or models: callers say which errors are retryable and how long the
+ * server asked them to wait.
  *
  * Why it exists (METHOD.md §1): the paper's code stored a zero vector when an embedding call failed. Here a
  * call either succeeds after bounded retries or the whole operation rejects with the last error.
@@ -12,6 +14,9 @@ import { SaerchError, describeError } from "../core/errors.js";
 const BACKOFF_FACTOR = 2;
 /** Jitter keeps at least this fraction of the computed delay ("equal jitter": delay · [0.5, 1)). */
 const JITTER_FLOOR = 0.5;
+/** Statuses another attempt may fix: request timeout, lock conflict, rate limit (and every 5xx). */
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429]);
+const HTTP_SERVER_ERROR = 500;
 /** A server's Retry-After longer than this (1 min) is not trusted; the computed backoff is used instead. */
 const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
 const MS_PER_SECOND = 1000;
@@ -68,6 +73,14 @@ export class ApiRequestError<K extends string = string> extends SaerchError {
   }
 }
 
+/**
+ * True for the HTTP statuses another attempt may fix: 408, 409, 429 and ≥ 500 (the `openai` SDK's own
+ * policy). Every other status (400, 401, 403, 404, 422 …) repeats, so it is not retried.
+ */
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUSES.has(status) || status >= HTTP_SERVER_ERROR;
+}
+
 /** `withRetries`' `isRetryable` for API clients: an ApiRequestError that says so. */
 export function isRetryableApiError(err: unknown): boolean {
   return err instanceof ApiRequestError && err.retryable;
@@ -86,6 +99,8 @@ export interface RetryOptions {
   baseDelayMs: number;
   /** Upper bound on one computed delay. */
   maxDelayMs: number;
+  /** Lower bound on every wait, the server's included (default 0; arXiv's polite gap between requests). */
+  minDelayMs?: number;
   /** True when another attempt may succeed (default: every error is retryable). */
   isRetryable?: (err: unknown) => boolean;
   /** The wait the server asked for (e.g. from Retry-After), in ms, or undefined. */
@@ -150,7 +165,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Run `fn` until it succeeds, retrying retryable errors with exponential backoff and jitter; a wait the
- * server asked for (`retryAfterMs`) replaces the computed one when it is between 0 and `maxRetryAfterMs`.
+ * server asked for (`retryAfterMs`) replaces the computed one when it is between 0 and `maxRetryAfterMs`;
+ * no wait is shorter than `minDelayMs`.
  * @param fn the operation; receives the 1-based attempt number
  * @returns fn's first successful result
  * @throws the error itself when it is not retryable; `RetriesExhaustedError` (with `attempts`, `lastError`)
@@ -170,10 +186,12 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, opts: 
       if (!isRetryable(err)) throw err;
       if (attempt > maxRetries) throw new RetriesExhaustedError(opts.label ?? "operation", attempt, err);
       const asked = opts.retryAfterMs?.(err);
-      const delayMs =
+      const delayMs = Math.max(
+        opts.minDelayMs ?? 0,
         asked !== undefined && asked >= 0 && asked <= maxRetryAfterMs
           ? asked
-          : backoffDelayMs(attempt - 1, opts.baseDelayMs, opts.maxDelayMs, random());
+          : backoffDelayMs(attempt - 1, opts.baseDelayMs, opts.maxDelayMs, random()),
+      );
       opts.onRetry?.({ attempt, delayMs, error: err });
       await sleep(delayMs, opts.signal);
     }
@@ -210,44 +228,4 @@ export function retryAfterFromHeaders(headers: HeaderGetter, now: number = Date.
   const ms = headers.get("retry-after-ms");
   if (ms !== null && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return Number(ms);
   return parseRetryAfter(headers.get("retry-after"), now);
-}
-
-/**
- * Map `fn` over items with at most `limit` calls in flight; results come back in input order.
- * On the first rejection no further item starts, the signal passed to the in-flight calls is aborted, and
- * the returned promise rejects with that first error once they have all settled (no dangling work).
- * @param fn receives the item, its index and an AbortSignal that fires when another call has failed
- */
-export async function mapWithConcurrency<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number, signal: AbortSignal) => Promise<R>,
-): Promise<R[]> {
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new SaerchError(`mapWithConcurrency: limit must be a positive integer, got ${limit}`);
-  }
-  const results = new Array<R>(items.length);
-  const controller = new AbortController();
-  let next = 0;
-  let failed = false;
-  let firstError: unknown;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!, i, controller.signal);
-      } catch (err) {
-        if (!failed) {
-          failed = true;
-          firstError = err;
-          controller.abort(err);
-        }
-      }
-    }
-  };
-  const workers: Promise<void>[] = [];
-  for (let w = 0; w < Math.min(limit, items.length); w++) workers.push(worker());
-  await Promise.all(workers);
-  if (failed) throw firstError;
-  return results;
 }
