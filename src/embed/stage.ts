@@ -4,7 +4,9 @@
  * the opened store with each row's domain label. Rerunning with the same config reopens the finished
  * store; an interrupted run resumes from its last complete shard. The store directory is locked while it is
  * built (one process per store), and adopted vectors are checked against their embedder id's dimension
- * before any directory is made.
+ * before any directory is made. The store's run id holds the corpus's content (ids and texts, not its
+ * path), the embedder's id and revision and EMBED_STAGE_VERSION; `identity.json` records them for later
+ * stages (src/embed/identity.ts).
  */
 import { readNpyHeader } from "../io/npy.js";
 import { existsSync, readFileSync } from "node:fs";
@@ -13,11 +15,13 @@ import { docText } from "../corpus/document.js";
 import { type CorpusSelection, selectCorpus } from "../corpus/select.js";
 import { SaerchError } from "../core/errors.js";
 import { progress } from "../core/progress.js";
-import { stableStringify } from "../io/artefact.js";
+import { stableStringify, withNewRunCleanup } from "../io/artefact.js";
 import { writeJsonAtomic } from "../io/atomic.js";
+import { corpusContentHash } from "../io/identity.js";
 import { dataDir } from "../io/paths.js";
 import { withRunLock, withRunLockSync } from "../io/run-lock.js";
 import { adoptNpy, checkAdoptedDim, readIdList } from "./adopt-npy.js";
+import { docsContentHash, embedderRevision, STORE_IDENTITY_FILE, writeStoreIdentity } from "./identity.js";
 import { EmbedStageConfig, type EmbedStageConfigInput } from "./config.js";
 import type { Embedder } from "./embedder.js";
 import { createOpenAIEmbedder } from "./openai.js";
@@ -25,6 +29,12 @@ import { EMBED_STAGE, embedToStore, findCompatibleStores, openEmbeddingRun } fro
 import { EmbeddingStore } from "./store-reader.js";
 import { createTransformersEmbedder } from "./transformers.js";
 import { createUseLiteEmbedder } from "./use-lite.js";
+
+/**
+ * Version of the embedding stage's behaviour (what it stores for a corpus and provider); bump it with
+ * every change that changes a store's vectors or rows, so no store of the old behaviour is reopened.
+ */
+export const EMBED_STAGE_VERSION = 1;
 
 /** File beside the store with each row's domain label, `[N]` strings in store order. */
 export const DOMAINS_FILE = "domains.json";
@@ -70,6 +80,13 @@ export async function createEmbedder(provider: EmbedStageConfig["provider"]): Pr
   }
 }
 
+/** True when the store in `dir` records the embedder revision `revision` (stores without a record never match). */
+function sameRevision(dir: string, revision: string): boolean {
+  const path = join(dir, STORE_IDENTITY_FILE);
+  if (!existsSync(path)) return false;
+  return (JSON.parse(readFileSync(path, "utf8")) as { embedderRevision?: unknown }).embedderRevision === revision;
+}
+
 /** Labels for `ids` from the selection's strata; ids outside the selection are "other". */
 function labelsFor(ids: readonly string[], selection: CorpusSelection): string[] {
   const byId = new Map(selection.docs.map((d, i) => [d.id, selection.labels[i]!]));
@@ -89,6 +106,9 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
     throw new SaerchError("the corpus selection is empty", "check the corpus path, filter and sample settings");
   }
   const provider = cfg.provider;
+  const docs = selection.docs.map((d) => ({ id: d.id, text: docText(d) }));
+  // What the store's vectors depend on besides the sizes: the documents' content, the model's revision, this code.
+  const identity = { corpus: docsContentHash(docs), embedderRevision: embedderRevision(provider), stageVersion: EMBED_STAGE_VERSION };
   let embedded = 0;
   let dir: string;
   let reused: boolean;
@@ -99,16 +119,18 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
     checkAdoptedDim(provider.embeddingsPath, dim, embedderId);
     const run = openEmbeddingRun({
       embedderId,
-      corpus: stableStringify({ adopted: provider, corpus: cfg.corpus }),
+      corpus: stableStringify({ adopted: { model: provider.model, embedderId }, content: identity.corpus, docs: docs.length }),
+      embedderRevision: identity.embedderRevision,
+      stageVersion: identity.stageVersion,
       dtype: cfg.dtype,
       shardSize: cfg.shardSize,
     });
     dir = run.dir;
     reused = run.complete;
     if (!run.complete) {
-      await withRunLock(dir, "embedding stage", async () => {
+      await withNewRunCleanup({ stage: EMBED_STAGE, ...run }, () => withRunLock(dir, "embedding stage", async () => {
         const ids = readIdList(provider.idsPath);
-        const texts = new Map(selection.docs.map((d) => [d.id, docText(d)]));
+        const texts = new Map(docs.map((d) => [d.id, d.text]));
         adoptNpy({
           embeddingsPath: provider.embeddingsPath,
           idsPath: provider.idsPath,
@@ -120,22 +142,23 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
           dtype: cfg.dtype,
           shardSize: cfg.shardSize,
         });
-      });
+      }));
     }
   } else {
     const embedder = await createEmbedder(provider);
     try {
       const run = openEmbeddingRun({
         embedderId: embedder.id,
-        corpus: stableStringify(cfg.corpus),
+        corpus: stableStringify({ content: identity.corpus, docs: docs.length }),
+        embedderRevision: identity.embedderRevision,
+        stageVersion: identity.stageVersion,
         dtype: cfg.dtype,
         shardSize: cfg.shardSize,
       });
       dir = run.dir;
       reused = run.complete;
       if (!run.complete) {
-        await withRunLock(dir, "embedding stage", async () => {
-          const docs = selection.docs.map((d) => ({ id: d.id, text: docText(d) }));
+        await withNewRunCleanup({ stage: EMBED_STAGE, ...run }, () => withRunLock(dir, "embedding stage", async () => {
           const bar = progress(docs.length, `embedding with ${embedder.id}`, { unit: "docs" });
           const result = await embedToStore({
             dir,
@@ -143,12 +166,13 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
             embedder,
             shardSize: cfg.shardSize,
             dtype: cfg.dtype,
-            cacheFrom: findCompatibleStores(join(dataDir(), EMBED_STAGE), embedder.id).filter((d) => d !== dir),
+            // Vectors are reused only from stores of the same model revision.
+            cacheFrom: findCompatibleStores(join(dataDir(), EMBED_STAGE), embedder.id).filter((d) => d !== dir && sameRevision(d, identity.embedderRevision)),
             onProgress: (p) => bar.update(p.done),
           });
           bar.finish();
           embedded = result.embedded;
-        });
+        }));
       }
     } finally {
       await embedder.close();
@@ -157,6 +181,10 @@ export async function runEmbedStage(input: EmbedStageConfigInput): Promise<Embed
 
   const store = EmbeddingStore.open(dir);
   const labels = labelsFor(store.ids, selection);
-  withRunLockSync(dir, "embedding stage", () => writeJsonAtomic(join(dir, DOMAINS_FILE), labels));
+  withRunLockSync(dir, "embedding stage", () => {
+    writeJsonAtomic(join(dir, DOMAINS_FILE), labels);
+    const corpus = corpusContentHash(store.ids, store.textHashes);
+    writeStoreIdentity(dir, { corpus, embedderId: store.manifest.embedderId, embedderRevision: identity.embedderRevision, stageVersion: identity.stageVersion, selection: cfg.corpus });
+  });
   return { config: cfg, store, labels, selection, embedded, reused };
 }

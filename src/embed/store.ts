@@ -540,7 +540,12 @@ export const EmbedRunConfig = z.strictObject({
   corpus: z
     .string()
     .min(1)
-    .describe("Which documents, in which order (e.g. corpus file + filter + sample size/seed); any change gives a new run"),
+    .describe("Which documents, in which order (the stage passes their content hash: ids and texts); any change gives a new run"),
+  embedderRevision: z
+    .string()
+    .optional()
+    .describe("Which weights or server answer for the embedder id (embedderRevision in identity.ts); a new revision is a new run"),
+  stageVersion: z.number().int().optional().describe("EMBED_STAGE_VERSION of the embedding stage: a behaviour change gives a new run"),
   ...EmbedStoreOptions.shape,
 });
 /** Config of an embedding run. */
@@ -556,6 +561,8 @@ export interface EmbeddingRun {
   config: EmbedRunConfig;
   /** True when `dir` already holds a complete store: open it instead of embedding again. */
   complete: boolean;
+  /** True when the run directory was already there (its config.json written by an earlier call). */
+  existed: boolean;
 }
 
 /**
@@ -576,5 +583,5 @@ export function openEmbeddingRun(config: z.input<typeof EmbedRunConfig>): Embedd
       complete = false;
     }
   }
-  return { runId: run.runId, dir: run.dir, config: parsed.data, complete };
+  return { runId: run.runId, dir: run.dir, config: parsed.data, complete, existed: run.existed };
 }

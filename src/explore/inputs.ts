@@ -28,7 +28,8 @@ import { loadSaeWeights } from "../sae/checkpoint.js";
 import { saePreset } from "../sae/config.js";
 import { type FeatureStats, loadCodes, type SparseCodes } from "../sae/encode.js";
 import type { SaeParams } from "../sae/params.js";
-import { runSaeStage } from "../sae/stage.js";
+import { runSaeStage, saeRunIdentity } from "../sae/stage.js";
+import { verifiedWeightsHash } from "../sae/weights-hash.js";
 import { sweepPreset } from "../scaling/sweep.js";
 
 /** The domains of the default run (notebooks 02–06). */
@@ -173,7 +174,7 @@ function finishedRunsFor(stage: string, saeDir: string, has: string): string[] {
   });
 }
 
-/** The identity of the inputs (their run ids), from which the explorer's own run id is derived. */
+/** The identity of the inputs (their run ids and the SAEs' verified weights hashes), from which the explorer's own run id is derived. */
 export function inputsIdentity(inputs: ExplorerInputs): Record<string, unknown> {
   return {
     profile: inputs.profile,
@@ -181,6 +182,7 @@ export function inputsIdentity(inputs: ExplorerInputs): Record<string, unknown> 
     domains: inputs.domains.map((d) => ({
       domain: d.domain,
       sae: basename(d.saeDir),
+      weights: verifiedWeightsHash(d.saeDir),
       labels: d.labelsDir === null ? null : basename(d.labelsDir),
       families: d.families === null ? null : basename(d.families.dir),
       others: d.others.map((o) => o.name),
@@ -290,7 +292,8 @@ async function loadWithEmbedder(opts: DefaultInputsOptions, embed: EmbedStageRes
 async function runSaeStageIfTrained(store: EmbeddingStore, domains: readonly string[], config: ReturnType<typeof saePreset>, log: (line: string) => void): ReturnType<typeof runSaeStage> {
   const trained = domains.filter((domain) => {
     const sae = { ...config, d: store.dim };
-    const runId = runIdFor({ embedderId: store.manifest.embedderId, store: basename(store.dir), domain, sae }, `${domain}-n${sae.n}-k${sae.k}`);
+    const { identity, prefix } = saeRunIdentity(store, domain, sae);
+    const runId = runIdFor(identity, prefix);
     const dir = join(dataDir(), "sae", runId);
     const ok = existsSync(join(dir, SAE_WEIGHTS_FILE)) && existsSync(join(dir, "codes.indices.npy"));
     if (!ok) log(`no trained SAE for ${domain} (run notebooks/02-train-sae.ipynb): the explorer leaves it out`);

@@ -9,6 +9,7 @@
  */
 import { parseMarkedLabel, predictorMessages, ROLE_INTRO } from "../interpret/prompts.js";
 import type { ChatMessage, Interpretation } from "../interpret/types.js";
+import { promptsHash } from "../io/identity.js";
 
 /** The line that ends a family-label reply: `FINAL: <concept>`. */
 export const FAMILY_MARKER = "FINAL:";
@@ -59,4 +60,17 @@ export function parseFamilyLabel(reply: string): Interpretation | undefined {
 /** The family predictor's messages for one (family label, held-out document) pair. */
 export function buildFamilyPredictorMessages(label: string, text: string): ChatMessage[] {
   return predictorMessages(FAMILY_PREDICTOR_SYSTEM, "Feature family label", label, text);
+}
+
+/**
+ * Hash of the family labeller's and predictor's prompt templates, rendered on fixed probe inputs; any
+ * change of them changes the families run id.
+ */
+export function familiesPromptsHash(): string {
+  return promptsHash([
+    buildFamilyLabelMessages("probe parent", ["probe child", null]),
+    buildFamilyLabelMessages(null, ["probe child"]),
+    buildFamilyPredictorMessages("probe family", "Probe title\n\nProbe abstract."),
+    { marker: FAMILY_MARKER, words: [FAMILY_LABEL_MIN_WORDS, FAMILY_LABEL_MAX_WORDS], unlabelled: UNLABELLED },
+  ]);
 }

@@ -6,7 +6,9 @@
  * `config.json`, `build.json`, `family-labels.jsonl`, `stats.json`, and the families as JSON, GraphML and
  * GEXF. Every check runs before the run directory exists, so bad input leaves no partial artefact. One
  * process per run directory (its run lock), and `budgetUsd` holds per run: LLM labelling appends what it
- * pays to the run's `spend.jsonl`, which later runs count against the budget.
+ * pays to the run's `spend.jsonl`, which later runs count against the budget. The run id also holds
+ * FAMILIES_STAGE_VERSION, the SAE's weights hash, the corpus's content hash and, when the LLMs label, the
+ * prompts' hash and the endpoint.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -14,7 +16,10 @@ import { SaerchError } from "../core/errors.js";
 import type { Embedder } from "../embed/embedder.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import { createUseLiteEmbedder } from "../embed/use-lite.js";
-import { artefactRun } from "../io/artefact.js";
+import { artefactRun, withNewRunCleanup } from "../io/artefact.js";
+import { storeIdentityKey } from "../embed/identity.js";
+import { verifiedWeightsHash } from "../sae/weights-hash.js";
+import { familiesPromptsHash, parseFamilyLabel } from "./prompts.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { dataDir } from "../io/paths.js";
 import { RunInUseError, withRunLock } from "../io/run-lock.js";
@@ -27,7 +32,7 @@ import { CachedLlmClient, RequestCache } from "../interpret/request-cache.js";
 import { withRunSpend } from "../interpret/spend-ledger.js";
 import { docLookup, type InterpretResult, LLM_CACHE_FILE, storeEmbedderId } from "../interpret/stage.js";
 import { buildDocFreq } from "../interpret/terms.js";
-import type { LabelRecord, LlmClient, ScorerKind } from "../interpret/types.js";
+import type { LabelRecord, LlmClient, LlmRequest, ScorerKind } from "../interpret/types.js";
 import { CODES_INDICES_FILE, loadCodes, type SparseCodes } from "../sae/encode.js";
 import type { SaeDomainResult } from "../sae/stage.js";
 import { matchFeaturesFast } from "../scaling/splitting.js";
@@ -40,6 +45,17 @@ import { type FamilyLabelRecord, labelFamilies, readFamilyLabels } from "./label
 import { BaselineFamilyScorer, type FamilyScorer, LlmFamilyScorer } from "./scorer.js";
 import { type DocumentStability, documentStability, type FamilyStability, familyStability } from "./stability.js";
 import { type FamilyStats, familyStats, type PairEvidence, pairEvidence } from "./stats.js";
+
+/**
+ * Version of the families stage's behaviour (co-occurrence, forest, extraction, labelling, statistics);
+ * bump it with every change that changes a run's files, so runs of the old behaviour are not reopened.
+ */
+export const FAMILIES_STAGE_VERSION = 1;
+
+/** Keep a family-labeller reply in the request cache only when it carries a parsable label. */
+export function acceptFamilyReply(req: LlmRequest, content: string): boolean {
+  return req.role !== "interpreter" || parseFamilyLabel(content) !== undefined;
+}
 
 /** File of the build (families, rounds, duplicates). */
 export const BUILD_FILE = "build.json";
@@ -182,10 +198,13 @@ export async function runFamiliesStage(args: FamiliesStageArgs): Promise<Array<F
   const docOf = docLookup(args.store, args.texts);
   let cache: RequestCache | undefined;
   let llm: LlmFamilyScorer | undefined;
+  let endpoint: string | null = null;
   const meter = new CostMeter(cfg.prices, cfg.budgetUsd);
   if (cfg.label && kind === "llm") {
     cache = RequestCache.open(args.cachePath ?? join(dataDir(), "interpret", LLM_CACHE_FILE));
-    llm = new LlmFamilyScorer(new BudgetedLlmClient(new CachedLlmClient(args.client ?? new OpenAiLlmClient(cfg.llm), cache), meter), cfg.llm);
+    const raw = args.client ?? new OpenAiLlmClient(cfg.llm);
+    endpoint = raw.id;
+    llm = new LlmFamilyScorer(new BudgetedLlmClient(new CachedLlmClient(raw, cache, { accept: acceptFamilyReply }), meter), cfg.llm);
   }
   let ownEmbedder: Promise<Embedder> | undefined;
   const embedder = (): Promise<Embedder> => (args.embedder ? Promise.resolve(args.embedder) : (ownEmbedder ??= createUseLiteEmbedder({})));
@@ -195,7 +214,7 @@ export async function runFamiliesStage(args: FamiliesStageArgs): Promise<Array<F
       for (const setKind of args.featureSets ?? [cfg.build.featureSet]) {
         const name = saeName(sae);
         try {
-          out.push(await familiesForSae({ args, cfg, sae, setKind, kind, llm, meter, docOf, embedder }));
+          out.push(await familiesForSae({ args, cfg, sae, setKind, kind, llm, endpoint, meter, docOf, embedder }));
         } catch (err) {
           // A run directory in use by another process stops the stage: it is no property of the input.
           if (!(err instanceof SaerchError) || err instanceof StopStage || err instanceof RunInUseError) throw err;
@@ -221,6 +240,7 @@ async function familiesForSae(ctx: {
   setKind: FeatureSetKind;
   kind: ScorerKind;
   llm: LlmFamilyScorer | undefined;
+  endpoint: string | null;
   meter: CostMeter;
   docOf: (row: number) => { id: string; text: string };
   embedder: () => Promise<Embedder>;
@@ -237,17 +257,20 @@ async function familiesForSae(ctx: {
     "families",
     {
       sae: basename(sae.dir),
+      weights: verifiedWeightsHash(sae.dir),
+      ...storeIdentityKey(args.store),
+      algorithm: FAMILIES_STAGE_VERSION,
       rows: sae.rows.length,
       labels: labels ? basename(labels.dir) : null,
       featureSet: setKind,
       build: cfg.build,
       clean: setKind === "clean" ? cfg.clean : null,
-      ...(cfg.label ? { score: cfg.score, scorer: kind, ...(kind === "llm" ? { models: [cfg.llm.interpreterModel, cfg.llm.predictorModel], temperature: cfg.llm.temperature } : { baseline: cfg.baseline }) } : {}),
+      ...(cfg.label ? { score: cfg.score, scorer: kind, ...(kind === "llm" ? { models: [cfg.llm.interpreterModel, cfg.llm.predictorModel], temperature: cfg.llm.temperature, prompts: familiesPromptsHash(), endpoint: ctx.endpoint } : { baseline: cfg.baseline }) } : {}),
     },
     `${name}-${setKind}`,
   );
   // One process per run directory; what its labelling pays is kept in its spend ledger.
-  return withRunLock(run.dir, "families", async () => {
+  return withNewRunCleanup(run, () => withRunLock(run.dir, "families", async () => {
     const cooc = cooccurrenceFromNpy(join(sae.dir, CODES_INDICES_FILE), featureSet, n);
     const buildPath = join(run.dir, BUILD_FILE);
     const reopened = existsSync(buildPath);
@@ -299,7 +322,7 @@ async function familiesForSae(ctx: {
       reopened,
       ...(stopped !== undefined ? { stopped } : {}),
     };
-  });
+  }));
 }
 
 /** The offline family scorer of one SAE: stage 4's baseline over the SAE's documents. */

@@ -130,6 +130,7 @@ function recordBase(task: Pick<FeatureTask, "feature" | "density">, scorer: Feat
     examples: { top: [], zero: [], heldOut: [] },
     models: scorer.models,
     scorer: scorer.kind,
+    ...(scorer.endpoint !== undefined ? { endpoint: scorer.endpoint } : {}),
   };
 }
 

@@ -52,17 +52,20 @@ function quoteReply(reply: string): string {
 export class LlmScorer implements FeatureScorer {
   readonly kind = "llm" as const;
   readonly models: { interpreter: string; predictor: string };
+  readonly endpoint?: string;
   private readonly client: LlmClient;
   private readonly cfg: LlmConfig;
 
   /**
    * @param client answers chat requests (bounds concurrency, retries, caches, enforces the budget)
    * @param cfg models per role, temperature and completion caps
+   * @param opts `endpoint`: the server the client asks, recorded in every label (the raw client's id)
    */
-  constructor(client: LlmClient, cfg: LlmConfig) {
+  constructor(client: LlmClient, cfg: LlmConfig, opts: { endpoint?: string } = {}) {
     this.client = client;
     this.cfg = cfg;
     this.models = { interpreter: cfg.interpreterModel, predictor: cfg.predictorModel };
+    if (opts.endpoint !== undefined) this.endpoint = opts.endpoint;
   }
 
   /**

@@ -8,6 +8,7 @@
  * unparseable reply counts as 0 (as in the paper) and is flagged.
  * The prompt text is our own wording of that structure.
  */
+import { promptsHash } from "../io/identity.js";
 import type { ChatMessage, FeatureTask, Interpretation, Prediction } from "./types.js";
 
 /** The line that ends an interpreter reply: `LABEL: <label>`. */
@@ -242,4 +243,28 @@ export function parsePrediction(reply: string): Prediction {
     ? numberOf(LEADING_NUMBER.exec(stripDecoration(answerAfter(reply, hit.end))))
     : numberOf(WHOLE_NUMBER.exec(stripDecoration(reply)));
   return value === undefined ? { value: 0, parsed: false } : { value: clampConfidence(value), parsed: true };
+}
+
+/** A probe example for hashing the templates (the text is arbitrary; only the rendering matters). */
+function probeDoc(i: number, activation: number): FeatureTask["top"][number] {
+  return { row: i, id: `probe-${i}`, text: `Probe title ${i}\n\nProbe abstract ${i}.`, activation };
+}
+
+/**
+ * Hash of the interpreter's and the predictor's prompt templates, rendered on fixed probe inputs (with and
+ * without zero-activating examples). Any change of their wording, order, markers or number formats
+ * changes it, and with it the interpretation run id.
+ * @param builders the builders to hash (default this module's; the stage passes the ones it sends)
+ */
+export function interpretPromptsHash(
+  builders: { interpreter: typeof buildInterpreterMessages; predictor: typeof buildPredictorMessages } = { interpreter: buildInterpreterMessages, predictor: buildPredictorMessages },
+): string {
+  const top = [probeDoc(0, 1.23456), probeDoc(1, 0.5)];
+  const zero = [probeDoc(2, 0)];
+  return promptsHash([
+    builders.interpreter({ top, zero }),
+    builders.interpreter({ top, zero: [] }),
+    builders.predictor("probe label", probeDoc(3, 0).text),
+    { markers: [INTERPRETER_MARKER, PREDICTOR_MARKER], words: [LABEL_MIN_WORDS, LABEL_MAX_WORDS], confidence: [CONFIDENCE_MIN, CONFIDENCE_MAX] },
+  ]);
 }

@@ -1,10 +1,14 @@
 /**
  * Persistent request cache of the interpretation stage (METHOD.md §4): every finished chat completion is
  * kept, keyed by what determines its reply, so a rerun (after a crash, a budget stop, or with more
- * features) pays for nothing twice.
+ * features) pays for nothing twice. The key includes the endpoint (the client's id, e.g.
+ * `openai:http://127.0.0.1:1234/v1`): two servers answering for the same model name never share replies,
+ * and every record names the endpoint that answered. Only replies the caller's parser accepts are kept
+ * (`accept`): a reply with no parsable label is returned once and asked again on the next run, so a
+ * feature does not stay failed after the server is fixed.
  *
  * Storage: one append-only JSON Lines file through `JsonlAppender`; one record per finished request
- * (`{key, model, content, usage, savedAt}`), fsynced before the reply is returned. A crash can only tear
+ * (`{key, endpoint, model, content, usage, savedAt}`), fsynced before the reply is returned. A crash can only tear
  * the last line, which is ignored on open (and cut off before the next append). Records are never
  * rewritten; a key written twice keeps its last record.
  *
@@ -21,6 +25,7 @@ import type { LlmClient, LlmRequest, LlmResponse } from "./types.js";
 /** One line of the cache file. */
 const CacheRecord = z.object({
   key: z.string().regex(/^[0-9a-f]{64}$/),
+  endpoint: z.string().optional(),
   model: z.string(),
   content: z.string(),
   usage: z.object({ promptTokens: z.number().min(0), completionTokens: z.number().min(0) }),
@@ -30,11 +35,14 @@ const CacheRecord = z.object({
 export type CacheRecord = z.infer<typeof CacheRecord>;
 
 /**
- * The cache key of a request: SHA-256 (hex) of the stable JSON of `{model, messages, temperature,
- * maxTokens}`. `role` is left out: it only routes the cost accounting, the reply does not depend on it.
+ * The cache key of a request sent to `endpoint`: SHA-256 (hex) of the stable JSON of `{endpoint, model,
+ * messages, temperature, maxTokens}`. `role` is left out: it only routes the cost accounting, the reply
+ * does not depend on it.
+ * @param endpoint which server answers (CachedLlmClient passes its inner client's id)
  */
-export function requestKey(req: LlmRequest): string {
+export function requestKey(req: LlmRequest, endpoint: string): string {
   const keyed = {
+    endpoint,
     model: req.model,
     messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
     temperature: req.temperature,
@@ -91,24 +99,28 @@ export class RequestCache {
     return this.entries.size;
   }
 
-  /** True when `req`'s reply is stored. */
-  has(req: LlmRequest): boolean {
-    return this.entries.has(requestKey(req));
+  /** True when the reply of `req` at `endpoint` is stored. */
+  has(req: LlmRequest, endpoint: string): boolean {
+    return this.entries.has(requestKey(req, endpoint));
   }
 
-  /** The stored reply of `req` (with `cached: true`), or undefined. */
-  get(req: LlmRequest): LlmResponse | undefined {
-    const rec = this.entries.get(requestKey(req));
+  /** The stored reply of `req` at `endpoint` (with `cached: true`), or undefined. */
+  get(req: LlmRequest, endpoint: string): LlmResponse | undefined {
+    const rec = this.entries.get(requestKey(req, endpoint));
     if (rec === undefined) return undefined;
-    return { content: rec.content, usage: { ...rec.usage }, model: rec.model, cached: true };
+    return { content: rec.content, usage: { ...rec.usage }, model: rec.model, cached: true, endpoint: rec.endpoint ?? endpoint };
   }
 
-  /** Store `res` as the reply of `req` (appended and fsynced); a key already stored is left as it is. */
-  put(req: LlmRequest, res: LlmResponse): void {
-    const key = requestKey(req);
-    if (this.entries.has(key)) return;
+  /**
+   * Store `res` as the reply of `req` at `endpoint` (appended and fsynced); a key already stored is left
+   * as it is unless `replace` (a stored reply the caller's parser now rejects).
+   */
+  put(req: LlmRequest, res: LlmResponse, endpoint: string, opts: { replace?: boolean } = {}): void {
+    const key = requestKey(req, endpoint);
+    if (this.entries.has(key) && opts.replace !== true) return;
     const rec: CacheRecord = {
       key,
+      endpoint,
       model: res.model,
       content: res.content,
       usage: { promptTokens: res.usage.promptTokens, completionTokens: res.usage.completionTokens },
@@ -134,32 +146,50 @@ export class RequestCache {
  */
 export class CachedLlmClient implements LlmClient {
   readonly id: string;
+  /** The endpoint replies are keyed and recorded by: the inner client's id (`openai:<baseURL>`). */
+  readonly endpoint: string;
   private readonly inFlight = new Map<string, Promise<LlmResponse>>();
+  private readonly accept: (req: LlmRequest, content: string) => boolean;
 
+  /**
+   * @param inner the client that makes the calls
+   * @param cache the persistent store
+   * @param opts `accept`: whether a reply is worth keeping (default every reply); a rejected reply is
+   *   returned but not stored, and a stored reply it rejects is asked again
+   */
   constructor(
     private readonly inner: LlmClient,
-    /** The persistent store. */
     readonly cache: RequestCache,
+    opts: { accept?: (req: LlmRequest, content: string) => boolean } = {},
   ) {
     this.id = `cached:${inner.id}`;
+    this.endpoint = inner.id;
+    this.accept = opts.accept ?? (() => true);
   }
 
-  /** True when `req` would be answered without a call (stored, or identical to one in flight). */
+  /** The stored reply of `req` that `accept` takes, or undefined. */
+  private hit(req: LlmRequest): LlmResponse | undefined {
+    const hit = this.cache.get(req, this.endpoint);
+    return hit !== undefined && this.accept(req, hit.content) ? hit : undefined;
+  }
+
+  /** True when `req` would be answered without a call (stored and accepted, or identical to one in flight). */
   isCached(req: LlmRequest): boolean {
-    return this.cache.has(req) || this.inFlight.has(requestKey(req));
+    return this.hit(req) !== undefined || this.inFlight.has(requestKey(req, this.endpoint));
   }
 
-  /** Answer from the cache, or through the inner client (storing the reply). */
+  /** Answer from the cache, or through the inner client (storing the reply when `accept` takes it). */
   async complete(req: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
-    const hit = this.cache.get(req);
+    const hit = this.hit(req);
     if (hit !== undefined) return hit;
-    const key = requestKey(req);
+    const key = requestKey(req, this.endpoint);
     const shared = this.inFlight.get(key);
     if (shared !== undefined) return { ...(await shared), cached: true };
     const call = (async (): Promise<LlmResponse> => {
       try {
-        const res = await this.inner.complete(req, signal);
-        this.cache.put(req, res);
+        const res = { ...(await this.inner.complete(req, signal)), endpoint: this.endpoint };
+        // A stored reply that was rejected above is replaced by an accepted one.
+        if (this.accept(req, res.content)) this.cache.put(req, res, this.endpoint, { replace: true });
         return res;
       } finally {
         this.inFlight.delete(key);

@@ -6,7 +6,9 @@
  * `summary.json` (and, on the LLM path, `spend.jsonl`: what the run has paid, across processes); the run id
  * follows from the SAE, the scorer and the settings that change the labels. One process per run: each run
  * directory is locked while it is labelled, and `budgetUsd` caps what the runs of a call have paid in all
- * sessions together, not what this process pays.
+ * sessions together, not what this process pays. The run id also holds INTERPRET_STAGE_VERSION, the
+ * prompts' hash, the LLM endpoint, the SAE's weights hash and the corpus's content hash, so a change of
+ * any of them labels into a new run directory instead of reopening the old labels.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -16,7 +18,9 @@ import type { Embedder } from "../embed/embedder.js";
 import { readStoreDomains } from "../embed/stage.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import { createUseLiteEmbedder } from "../embed/use-lite.js";
-import { artefactRun, runIdFor } from "../io/artefact.js";
+import { artefactRun, runIdFor, withNewRunCleanup } from "../io/artefact.js";
+import { storeIdentityKey } from "../embed/identity.js";
+import { verifiedWeightsHash } from "../sae/weights-hash.js";
 import { dataDir } from "../io/paths.js";
 import { withRunLock } from "../io/run-lock.js";
 import { loadCodes, type SparseCodes } from "../sae/encode.js";
@@ -30,13 +34,28 @@ import { exampleSource, featureTask, type LabelRunResult, labelFeatures, request
 import { hasLlmCredentials, OpenAiLlmClient } from "./llm-client.js";
 import { LlmScorer } from "./llm-scorer.js";
 import { sizeLadder } from "./report.js";
-import { buildInterpreterMessages, buildPredictorMessages } from "./prompts.js";
+import { buildInterpreterMessages, buildPredictorMessages, interpretPromptsHash, parseInterpretation } from "./prompts.js";
 import { CachedLlmClient, RequestCache } from "./request-cache.js";
 import { type RunSpend, withRunSpend } from "./spend-ledger.js";
 import { buildDocFreq } from "./terms.js";
-import type { FeatureScorer, FeatureTask, Interpretation, LlmClient, Prediction, ScorerKind } from "./types.js";
+import type { FeatureScorer, FeatureTask, Interpretation, LlmClient, LlmRequest, Prediction, ScorerKind } from "./types.js";
 
-/** The request cache shared by every interpretation run (keyed by request, so sharing is safe). */
+/**
+ * Version of the interpretation stage's behaviour (example selection, scoring, record format); bump it
+ * with every change that changes labels or scores, so runs of the old behaviour are not reopened.
+ */
+export const INTERPRET_STAGE_VERSION = 1;
+
+/**
+ * Keep an interpreter reply in the request cache only when it carries a parsable label (predictor replies
+ * are always kept: an unparsable one counts as 0, as in the paper). A reply without a label is asked again
+ * on the next run instead of failing its feature forever.
+ */
+export function acceptInterpretReply(req: LlmRequest, content: string): boolean {
+  return req.role !== "interpreter" || parseInterpretation(content) !== undefined;
+}
+
+/** The request cache shared by every interpretation run (keyed by endpoint and request, so sharing is safe). */
 export const LLM_CACHE_FILE = "llm-cache.jsonl";
 
 /** One SAE to interpret: where its weights and codes are, and which store rows the codes cover. */
@@ -189,13 +208,27 @@ function checkCodes(target: InterpretTarget): SparseCodes {
   return codes;
 }
 
-/** The settings that change labels or scores: they make the run id. */
-function runConfig(cfg: InterpretConfig, target: InterpretTarget, kind: ScorerKind, models: FeatureScorer["models"]): Record<string, unknown> {
+/**
+ * What changes labels or scores: it makes the run id. Besides the settings: the stage's version, the
+ * prompts' hash and the endpoint (LLM path), the SAE's verified weights hash and the corpus's content.
+ * @throws WeightsMismatchError when the target's `sae.safetensors` is not the one trained there
+ */
+export function interpretRunIdentity(
+  cfg: InterpretConfig,
+  target: InterpretTarget,
+  kind: ScorerKind,
+  scorer: Pick<FeatureScorer, "models" | "endpoint">,
+  store: EmbeddingStore,
+): Record<string, unknown> {
   return {
     sae: basename(target.saeDir),
+    weights: verifiedWeightsHash(target.saeDir),
+    ...storeIdentityKey(store),
+    algorithm: INTERPRET_STAGE_VERSION,
     rows: target.rowsN.length,
     scorer: kind,
-    models,
+    models: scorer.models,
+    ...(kind === "llm" ? { prompts: interpretPromptsHash({ interpreter: buildInterpreterMessages, predictor: buildPredictorMessages }), endpoint: scorer.endpoint ?? null } : {}),
     examples: cfg.examples,
     ...(kind === "baseline" ? { baseline: cfg.baseline } : { temperature: cfg.llm.temperature, maxTokens: [cfg.llm.interpreterMaxTokens, cfg.llm.predictorMaxTokens] }),
     features: cfg.features ?? null,
@@ -286,7 +319,7 @@ export async function runInterpretStage(args: InterpretStageArgs): Promise<Inter
   if (kind === "llm") {
     cache = RequestCache.open(args.cachePath ?? join(dataDir(), "interpret", LLM_CACHE_FILE));
     const raw = args.client ?? new OpenAiLlmClient(cfg.llm);
-    llmScorer = new LlmScorer(new BudgetedLlmClient(new CachedLlmClient(raw, cache), meter), cfg.llm);
+    llmScorer = new LlmScorer(new BudgetedLlmClient(new CachedLlmClient(raw, cache, { accept: acceptInterpretReply }), meter), cfg.llm, { endpoint: raw.id });
   }
   // The baseline's embedder (built from the store's manifest unless given) is loaded only if a run has work.
   const embedderId = kind === "baseline" ? (args.embedder?.id ?? storeEmbedderId(args.store)) : "";
@@ -312,7 +345,7 @@ export async function runInterpretStage(args: InterpretStageArgs): Promise<Inter
     for (const target of args.targets) {
       const codes = checkCodes(target);
       const targetScorer: FeatureScorer = llmScorer ?? baselineFor(target);
-      const run = artefactRun("interpret", runConfig(cfg, target, kind, targetScorer.models), `${target.name}-${kind}`);
+      const run = artefactRun("interpret", interpretRunIdentity(cfg, target, kind, targetScorer, args.store), `${target.name}-${kind}`);
       const label = (spend: (() => RunSpend) | undefined): Promise<LabelRunResult> => labelFeatures({
         dir: run.dir,
         codes,
@@ -331,7 +364,7 @@ export async function runInterpretStage(args: InterpretStageArgs): Promise<Inter
         }),
         ...(args.quiet !== undefined ? { quiet: args.quiet } : {}),
       });
-      const res = await withRunLock(run.dir, "labelling", () => (kind === "llm" ? withRunSpend(meter, run.dir, label) : label(undefined)));
+      const res = await withNewRunCleanup(run, () => withRunLock(run.dir, "labelling", () => (kind === "llm" ? withRunSpend(meter, run.dir, label) : label(undefined))));
       if (targetScorer !== llmScorer) await targetScorer.close();
       results.push({ ...res, target, dir: run.dir });
       if (res.summary.stopped !== undefined) break;

@@ -45,6 +45,8 @@ export interface LlmResponse {
   model: string;
   /** True when served from the request cache (no call made, nothing paid). */
   cached: boolean;
+  /** Which endpoint answered (the answering client's id, e.g. "openai:http://127.0.0.1:1234/v1"), when known. */
+  endpoint?: string;
 }
 
 /** The LLM client seam: anything that answers chat requests. */
@@ -120,6 +122,8 @@ export interface FeatureScorer {
   readonly kind: ScorerKind;
   /** Model (or method) names per role, recorded in every label. */
   readonly models: { interpreter: string; predictor: string };
+  /** The LLM endpoint the scorer asks (recorded in every label), absent for an offline scorer. */
+  readonly endpoint?: string;
   /** Label each task from its shown examples (never from `heldOut`). */
   interpret(tasks: readonly FeatureTask[]): Promise<Array<Interpretation | Error>>;
   /** `[heldOut.length]` predictions for each (task, label) pair. */
@@ -163,6 +167,8 @@ export interface LabelRecord {
   models: { interpreter: string; predictor: string };
   /** "llm" (the paper's method) or "baseline" (offline, no LLM). */
   scorer: ScorerKind;
+  /** The LLM endpoint that labelled it (e.g. "openai:https://api.openai.com/v1"); absent for the baseline. */
+  endpoint?: string;
   /** Why the feature was not labelled (status too-rare or failed). */
   error?: string;
 }

@@ -1,10 +1,11 @@
 /**
  * Artefact directories: `data/<stage>/<runId>/…` with the producing `config.json` beside every artefact.
  * A run id is derived from the config (stable JSON → SHA-256), never typed by hand, so the same config
- * twice finds the same directory instead of recomputing.
+ * twice finds the same directory instead of recomputing. A stage that fails before writing any result
+ * into a new run directory removes it again (`withNewRunCleanup`), so failed configs leave nothing behind.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SaerchError } from "../core/errors.js";
 import { writeJsonAtomic } from "./atomic.js";
@@ -79,4 +80,30 @@ export function artefactRun(stage: string, config: unknown, prefix?: string): Ar
     writeJsonAtomic(configPath, sortKeys(config));
   }
   return { stage, runId, dir, existed };
+}
+
+/** Files a run directory may hold and still count as holding no result (a lock left there means a live process: kept). */
+const NO_RESULT_FILES = new Set(["config.json"]);
+
+/**
+ * Run `fn` for a run that `artefactRun` resolved; when `fn` throws and the directory was new (`existed`
+ * false) and still holds nothing but its `config.json`, remove the directory before rethrowing, so a
+ * failed config leaves no run directory behind. A directory with any result in it (a checkpoint, a
+ * partial log) is kept for the rerun to resume.
+ */
+export async function withNewRunCleanup<T>(run: ArtefactRun, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!run.existed) removeIfNoResult(run.dir);
+    throw err;
+  }
+}
+
+/** Remove `dir` when it holds only NO_RESULT_FILES (or nothing); returns whether it was removed. */
+export function removeIfNoResult(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  if (!readdirSync(dir).every((f) => NO_RESULT_FILES.has(f))) return false;
+  rmSync(dir, { recursive: true, force: true });
+  return true;
 }

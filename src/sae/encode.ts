@@ -84,6 +84,8 @@ export interface EncodeStoreArgs {
   batch?: number;
   /** No progress report on stderr (default false). */
   quiet?: boolean;
+  /** SHA-256 of the `sae.safetensors` holding `params` (weights-hash.ts), recorded in codes.json so codes of other weights are re-encoded. */
+  weightsSha256?: string;
 }
 
 /** What encodeStore wrote. */
@@ -250,7 +252,7 @@ async function encodeLocked(args: EncodeStoreArgs, count: number, read: (s: numb
     }
     indices.commit();
     values.commit();
-    writeJsonAtomic(markerPath, { format: CODES_FORMAT, count, k, n: params.n });
+    writeJsonAtomic(markerPath, { format: CODES_FORMAT, count, k, n: params.n, ...(args.weightsSha256 !== undefined ? { weights: args.weightsSha256 } : {}) });
   } catch (err) {
     indices.abort();
     values.abort();
@@ -266,11 +268,11 @@ async function encodeLocked(args: EncodeStoreArgs, count: number, read: (s: numb
  * Why the codes in `dir` are not one complete encoding of `count` documents with `k` latents each, or
  * undefined when they are: both files present with their marker, int32/float32 `[count, k]`, full length.
  */
-export function codesProblem(dir: string, expected: { count: number; k: number }): string | undefined {
+export function codesProblem(dir: string, expected: { count: number; k: number; weightsSha256?: string }): string | undefined {
   const markerPath = join(dir, CODES_MARKER_FILE);
   for (const f of [CODES_INDICES_FILE, CODES_VALUES_FILE]) if (!existsSync(join(dir, f))) return `${f} is missing`;
   if (!existsSync(markerPath)) return `${CODES_MARKER_FILE} is missing (the encoding did not finish)`;
-  let marker: { format?: unknown; count?: unknown; k?: unknown };
+  let marker: { format?: unknown; count?: unknown; k?: unknown; weights?: unknown };
   try {
     marker = JSON.parse(readFileSync(markerPath, "utf8")) as typeof marker;
   } catch {
@@ -278,6 +280,9 @@ export function codesProblem(dir: string, expected: { count: number; k: number }
   }
   if (marker.format !== CODES_FORMAT || marker.count !== expected.count || marker.k !== expected.k) {
     return `${CODES_MARKER_FILE} says ${JSON.stringify(marker.count)} × ${JSON.stringify(marker.k)}, expected ${expected.count} × ${expected.k}`;
+  }
+  if (expected.weightsSha256 !== undefined && marker.weights !== expected.weightsSha256) {
+    return `${CODES_MARKER_FILE} says the codes were made by ${typeof marker.weights === "string" ? `weights ${marker.weights.slice(0, 16)}…` : "unrecorded weights"}, not the run's ${expected.weightsSha256.slice(0, 16)}…`;
   }
   for (const [f, dtype] of [[CODES_INDICES_FILE, "<i4"], [CODES_VALUES_FILE, "<f4"]] as const) {
     const path = join(dir, f);

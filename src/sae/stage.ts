@@ -3,11 +3,15 @@
  * that domain's rows (resumable, under `data/sae/<runId>/`), encode the rows to sparse codes, and report
  * reconstruction quality and per-feature statistics. Rerunning with the same config reopens finished runs
  * (and encodes again when the codes of a finished run are incomplete). Each run directory is locked while
- * its domain is trained and encoded: one process per run.
+ * its domain is trained and encoded: one process per run. The run id holds the store's identity (corpus
+ * content, embedder id and revision), the SAE config and SAE_STAGE_VERSION; the trained weights' SHA-256
+ * (weights.json) is checked on every reopen and recorded with the codes, so swapped weights are refused
+ * and codes of other weights are made again.
  */
 import { join } from "node:path";
 import { SaerchError } from "../core/errors.js";
-import { artefactRun } from "../io/artefact.js";
+import { artefactRun, withNewRunCleanup } from "../io/artefact.js";
+import { storeIdentityKey } from "../embed/identity.js";
 import { readJsonlLog } from "../io/jsonl.js";
 import { withRunLock } from "../io/run-lock.js";
 import { readStoreDomains } from "../embed/stage.js";
@@ -17,6 +21,13 @@ import { codesProblem, encodeStore, type FeatureStats, featureStats, loadCodes, 
 import { createTrainStep } from "./engines.js";
 import type { SaeParams } from "./params.js";
 import { METRICS_FILE, type TrainMetrics, trainSae } from "./trainer.js";
+import { verifiedWeightsHash } from "./weights-hash.js";
+
+/**
+ * Version of the SAE training and encoding behaviour (trainer, engines' math, encoding); bump it with every
+ * change that changes trained weights or codes, so runs of the old behaviour are not reopened.
+ */
+export const SAE_STAGE_VERSION = 1;
 
 /** Label of cross-listed documents, which belong to every domain's training set (as in the paper's corpora). */
 const OVERLAP_LABEL = "both";
@@ -38,6 +49,19 @@ export interface SaeDomainResult {
   features: FeatureStats;
   /** True when a finished run was reopened. */
   resumed: boolean;
+  /** SHA-256 of the run's `sae.safetensors`, as training recorded it (checked on reopen). */
+  weightsSha256: string;
+}
+
+/**
+ * The identity a domain's SAE run id is derived from (also used to find a run without creating it).
+ * @param config the SAE config with `d`
+ */
+export function saeRunIdentity(store: EmbeddingStore, domain: string, config: SaeConfigInput): { identity: Record<string, unknown>; prefix: string } {
+  return {
+    identity: { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), ...storeIdentityKey(store), algorithm: SAE_STAGE_VERSION, domain, sae: config },
+    prefix: `${domain}-n${config.n}-k${config.k}`,
+  };
 }
 
 /**
@@ -66,12 +90,9 @@ export async function runSaeStage(store: EmbeddingStore, domains: string[], sae:
   for (const domain of domains) {
     const rows = domainRows(labels, domain);
     const config: SaeConfigInput = { ...sae, d: store.dim };
-    const run = artefactRun(
-      "sae",
-      { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), domain, sae: config },
-      `${domain}-n${config.n}-k${config.k}`,
-    );
-    results.push(await withRunLock(run.dir, "SAE stage", () => trainAndEncode(store, domain, rows, config, run.dir)));
+    const { identity, prefix } = saeRunIdentity(store, domain, config);
+    const run = artefactRun("sae", identity, prefix);
+    results.push(await withNewRunCleanup(run, () => withRunLock(run.dir, "SAE stage", () => trainAndEncode(store, domain, rows, config, run.dir))));
   }
   return results;
 }
@@ -79,10 +100,11 @@ export async function runSaeStage(store: EmbeddingStore, domains: string[], sae:
 /** One domain's training, codes and reports, in its (locked) run directory. */
 async function trainAndEncode(store: EmbeddingStore, domain: string, rows: Int32Array, config: SaeConfigInput, dir: string): Promise<SaeDomainResult> {
   const trained = await trainSae({ config, store, rows, dir, createStep: (c, init) => createTrainStep(c, init) });
-  const reuseCodes = trained.resumed && codesProblem(dir, { count: rows.length, k: trained.config.k }) === undefined;
+  const weightsSha256 = verifiedWeightsHash(dir);
+  const reuseCodes = trained.resumed && codesProblem(dir, { count: rows.length, k: trained.config.k, weightsSha256 }) === undefined;
   const features = reuseCodes
     ? featureStats(loadCodes(dir), trained.params.n)
-    : (await encodeStore({ params: trained.params, k: trained.config.k, store, rows, dir })).stats;
+    : (await encodeStore({ params: trained.params, k: trained.config.k, store, rows, dir, weightsSha256 })).stats;
   const reconstruction = await reconstructionReport(trained.params, store, rows, trained.config.k);
   return {
     domain,
@@ -94,5 +116,6 @@ async function trainAndEncode(store: EmbeddingStore, domain: string, rows: Int32
     reconstruction,
     features,
     resumed: trained.resumed,
+    weightsSha256,
   };
 }

@@ -13,7 +13,8 @@
  * - Checkpoints (checkpoint.ts): every `checkpointEvery` steps and at the end; a rerun resumes from the
  *   newest one (dropping metric lines past it); a finished run returns its weights without training.
  * - A NaN/Inf loss or gradient norm stops training with a SaerchError; no checkpoint is written after it.
- * - At the end the final weights are also written to `<dir>/sae.safetensors` (what later stages load).
+ * - At the end the final weights are also written to `<dir>/sae.safetensors` (what later stages load) and
+ *   their SHA-256 to `<dir>/weights.json` (weights-hash.ts); reopening a finished run checks the file.
  * - One process per run directory: training holds the directory's run lock (src/io/run-lock.ts).
  * - Threads: the engine's resolved thread count (`TrainStep.threads`) is recorded in every checkpoint; a
  *   resume with `threads: 0` ("one per core") uses the recorded count, and a resume on another count is
@@ -43,11 +44,12 @@ import {
 import { type ResolvedSaeConfig, resolveSaeConfig, type SaeConfigInput } from "./config.js";
 import { initSaeParams, type SaeParams, zeroAdamState } from "./params.js";
 import type { StepStats, TrainState, TrainStep } from "./train-step.js";
+import { checkFinishedWeights, recordWeightsHash, SAE_WEIGHTS_FILE } from "./weights-hash.js";
 
 /** Metrics log of a run directory. */
 export const METRICS_FILE = "metrics.jsonl";
 /** Final weights of a run directory (released tensor names, see checkpoint.ts). */
-export const WEIGHTS_FILE = "sae.safetensors";
+export const WEIGHTS_FILE = SAE_WEIGHTS_FILE;
 /** Milliseconds per second. */
 const MS_PER_S = 1000;
 
@@ -344,7 +346,10 @@ async function trainLocked(
   const elapsedBefore = ckpt?.position.elapsedSeconds ?? 0;
 
   if (ckpt && startStep === config.steps) {
-    if (!existsSync(weightsPath)) saveSaeWeights(weightsPath, ckpt.state.params, { k: config.k, config });
+    if (!existsSync(weightsPath)) {
+      saveSaeWeights(weightsPath, ckpt.state.params, { k: config.k, config });
+      recordWeightsHash(dir);
+    } else checkFinishedWeights(dir, ckpt.state.params);
     return { params: ckpt.state.params, config, stats: logged.at(-1), steps: startStep, dir, weightsPath, resumed: true };
   }
 
@@ -403,6 +408,7 @@ async function trainLocked(
     bar?.finish();
     const final = await engine.state();
     saveSaeWeights(weightsPath, final.params, { k: config.k, config });
+    recordWeightsHash(dir);
     return { params: final.params, config, stats: last, steps: config.steps, dir, weightsPath, resumed: ckpt !== undefined };
   } finally {
     appender?.close();

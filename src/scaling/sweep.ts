@@ -19,7 +19,9 @@ import type { Profile } from "../runtime/profile.js";
 import type { ResolvedSaeConfig, SaeConfigInput } from "../sae/config.js";
 import { encodeStore, reconstructionReport } from "../sae/encode.js";
 import { createTrainStep } from "../sae/engines.js";
-import { domainRows } from "../sae/stage.js";
+import { domainRows, SAE_STAGE_VERSION } from "../sae/stage.js";
+import { verifiedWeightsHash } from "../sae/weights-hash.js";
+import { storeIdentityKey } from "../embed/identity.js";
 import { METRICS_FILE, type TrainMetrics, trainSae } from "../sae/trainer.js";
 
 /** A sweep: the grid, the held-out split and the training settings every cell shares. */
@@ -133,9 +135,15 @@ const COLUMNS = [
 export const SWEEP_RUN_PREFIX = "sweep";
 
 /** The config a sweep's run id is derived from: the store it trains on and the parsed sweep config. */
-export function sweepRunConfig(store: Pick<EmbeddingStore, "dir" | "manifest">, cfg: SweepConfig): Record<string, unknown> {
-  return { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), sweep: cfg };
+export function sweepRunConfig(store: Pick<EmbeddingStore, "dir" | "manifest" | "ids" | "textHashes">, cfg: SweepConfig): Record<string, unknown> {
+  return { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), ...storeIdentityKey(store), algorithm: [SCALING_STAGE_VERSION, SAE_STAGE_VERSION], sweep: cfg };
 }
+
+/**
+ * Version of the sweep's behaviour (splits, what each cell records); bump it with every change that
+ * changes results.json, so a sweep of the old behaviour is not reopened. Cells also carry SAE_STAGE_VERSION.
+ */
+export const SCALING_STAGE_VERSION = 1;
 
 /**
  * Run (or resume) every cell of a sweep on an embedding store whose `domains.json` labels its rows, and
@@ -163,14 +171,14 @@ export async function runSweep(
         const sae = { ...(cfg.train as Omit<SaeConfigInput, "d" | "n" | "k">), d, n, k } as SaeConfigInput;
         const run = artefactRun(
           "scaling",
-          { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), domain, split: [cfg.heldOutFraction, cfg.splitSeed], sae },
+          { embedderId: store.manifest.embedderId, store: store.dir.split("/").pop(), ...storeIdentityKey(store), algorithm: SAE_STAGE_VERSION, domain, split: [cfg.heldOutFraction, cfg.splitSeed], sae },
           `${domain}-n${n}-k${k}`,
         );
         const res = await trainSae({ config: sae, store, rows: train, dir: run.dir, createStep: (c, init) => createTrainStep(c, init) });
         const metrics = readJsonlLog(join(run.dir, METRICS_FILE)) as TrainMetrics[];
         const last = res.stats;
         const trainReport = await reconstructionReport(res.params, store, train, k);
-        const codes = await encodeStore({ params: res.params, k, store, rows: train, dir: run.dir, quiet: true });
+        const codes = await encodeStore({ params: res.params, k, store, rows: train, dir: run.dir, quiet: true, weightsSha256: verifiedWeightsHash(run.dir) });
         const held = heldOut.length >= 2 ? await reconstructionReport(res.params, store, heldOut, k) : undefined;
         const examples = res.config.steps * res.config.batch;
         const record: SweepRecord = {

@@ -9,6 +9,7 @@
  */
 import { parseMarkedLabel, ROLE_INTRO } from "../interpret/prompts.js";
 import type { ChatMessage } from "../interpret/types.js";
+import { promptsHash } from "../io/identity.js";
 
 /** The line that ends a rewriter reply. */
 export const REWRITE_MARKER = "QUERY:";
@@ -77,4 +78,16 @@ export function parseJudge(reply: string, topics: number): { added: number; remo
   const removed = Number(m[2]) - 1;
   if (added < 0 || removed < 0 || added >= topics || removed >= topics) return undefined;
   return { added, removed };
+}
+
+/**
+ * Hash of the query rewriter's and the LLM judge's prompt templates, rendered on fixed probe inputs; any
+ * change of them changes the steering run id.
+ */
+export function steerPromptsHash(): string {
+  return promptsHash([
+    buildRewriteMessages("probe query", "probe down", "probe up"),
+    buildJudgeMessages(["Probe original"], ["Probe new"], ["probe topic a", "probe topic b"]),
+    { markers: [REWRITE_MARKER, JUDGE_MARKER] },
+  ]);
 }

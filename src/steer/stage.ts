@@ -6,7 +6,8 @@
  * family-level with single-feature steering, and keep a worked example. Results live in
  * `data/steer/<runId>/results.json` with `config.json`; a rerun with the same inputs reopens them. One
  * process per run directory (its run lock); the LLM judge's and rewrites' spend goes to the run's
- * `spend.jsonl` and counts against `budgetUsd` on a rerun.
+ * `spend.jsonl` and counts against `budgetUsd` on a rerun. The run id also holds STEER_STAGE_VERSION,
+ * the SAE's weights hash, the corpus's content hash and, with the LLMs, the prompts' hash and the endpoint.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -18,7 +19,10 @@ import type { EmbeddingStore } from "../embed/store-reader.js";
 import { createStoreEmbedder } from "../embed/store-embedder.js";
 import { localIndex, pairCount } from "../families/cooccurrence.js";
 import type { FamiliesResult, FamiliesSkipped } from "../families/stage.js";
-import { artefactRun } from "../io/artefact.js";
+import { artefactRun, withNewRunCleanup } from "../io/artefact.js";
+import { storeIdentityKey } from "../embed/identity.js";
+import { verifiedWeightsHash } from "../sae/weights-hash.js";
+import { steerPromptsHash } from "./prompts.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { dataDir } from "../io/paths.js";
 import { withRunLock } from "../io/run-lock.js";
@@ -117,6 +121,12 @@ export interface SteerStageArgs {
   clean?: CleanConfig;
 }
 
+/**
+ * Version of the steering stage's behaviour (queries, trials, interventions, judges, aggregation); bump
+ * it with every change that changes results.json, so runs of the old behaviour are not reopened.
+ */
+export const STEER_STAGE_VERSION = 1;
+
 /** Too few candidate features to steer a domain: it is reported, not evaluated. */
 class TooFewFeaturesError extends SaerchError {}
 
@@ -169,10 +179,13 @@ export async function runSteerStage(args: SteerStageArgs): Promise<Array<SteerSt
   const docOf = docLookup(args.store, args.texts);
   let cache: RequestCache | undefined;
   let llm: LlmClient | undefined;
+  let endpoint: string | null = null;
   const meter = new CostMeter(cfg.prices, cfg.budgetUsd);
   if (useLlm) {
     cache = RequestCache.open(args.cachePath ?? join(dataDir(), "interpret", LLM_CACHE_FILE));
-    llm = new BudgetedLlmClient(new CachedLlmClient(args.client ?? new OpenAiLlmClient(cfg.llm), cache), meter);
+    const raw = args.client ?? new OpenAiLlmClient(cfg.llm);
+    endpoint = raw.id;
+    llm = new BudgetedLlmClient(new CachedLlmClient(raw, cache), meter);
   }
   let ownEmbedder: Promise<Embedder> | undefined;
   const embedder = (): Promise<Embedder> => (args.embedder ? Promise.resolve(args.embedder) : (ownEmbedder ??= createStoreEmbedder(args.store.dir)));
@@ -186,16 +199,19 @@ export async function runSteerStage(args: SteerStageArgs): Promise<Array<SteerSt
         "steer",
         {
           sae: basename(sae.dir),
+          weights: verifiedWeightsHash(sae.dir),
+          ...storeIdentityKey(args.store),
+          algorithm: STEER_STAGE_VERSION,
           labels: basename(labels.dir),
           featureSet: cfg.featureSet,
           // The candidates themselves, so relabelled features (same run directory) are never reopened stale.
           candidates: createHash("sha256").update(JSON.stringify(candidateFeatures(cfg, labels, cleanCfg))).digest("hex").slice(0, 16),
-          families: steerFamilies(sae, args.families).length, queries: cfg.queries, eval: cfg.eval, llm: useLlm ? { model: cfg.llm.interpreterModel, baseURL: cfg.llm.baseURL } : null },
+          families: steerFamilies(sae, args.families).length, queries: cfg.queries, eval: cfg.eval, llm: useLlm ? { model: cfg.llm.interpreterModel, endpoint, prompts: steerPromptsHash() } : null },
         name,
       );
       // One process per run directory; what its LLM calls pay is kept in its spend ledger.
       out.push(
-        await withRunLock(run.dir, "steering evaluation", async (): Promise<SteerStageResult | SteerSkipped> => {
+        await withNewRunCleanup(run, () => withRunLock(run.dir, "steering evaluation", async (): Promise<SteerStageResult | SteerSkipped> => {
           const resultsPath = join(run.dir, "results.json");
           if (existsSync(resultsPath)) return { ...(JSON.parse(readFileSync(resultsPath, "utf8")) as SteerResultFile), dir: run.dir, reopened: true };
           let result: SteerResultFile;
@@ -208,7 +224,7 @@ export async function runSteerStage(args: SteerStageArgs): Promise<Array<SteerSt
           }
           writeJsonAtomic(resultsPath, result);
           return { ...result, dir: run.dir, reopened: false };
-        }),
+        })),
       );
     }
   } finally {

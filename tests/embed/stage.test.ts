@@ -1,11 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { writeNpy } from "../../src/io/npy.js";
 import { embedPreset } from "../../src/embed/config.js";
-import { DOMAINS_FILE, runEmbedStage } from "../../src/embed/stage.js";
+import { STORE_IDENTITY_FILE } from "../../src/embed/identity.js";
+import { DOMAINS_FILE, EMBED_STAGE_VERSION, runEmbedStage } from "../../src/embed/stage.js";
+import { corpusContentHash } from "../../src/io/identity.js";
 import { type OpenAITestServer, startOpenAIServer } from "../helpers/openai-server.js";
 
 /** 6 astro-ph, 5 cs.LG, 1 in both, 2 other-cs documents, abstracts long enough to pass the 100-char floor. */
@@ -84,6 +86,46 @@ describe("runEmbedStage", () => {
     expect(res.embedded).toBe(3); // 2 more astro-ph, 1 more cs.LG
     const sent = server.requestsTo("/v1/embeddings").slice(before).flatMap((r) => (r.body as { input: string[] }).input);
     expect(sent).toHaveLength(3);
+  });
+
+  it("the store's identity is the documents' content: the same corpus at another path reopens it, an edited text makes a new one", async () => {
+    const first = await runEmbedStage(config());
+    const moved = join(dir, "moved");
+    mkdirSync(moved, { recursive: true });
+    copyFileSync(corpusPath, join(moved, "corpus.jsonl.gz"));
+    const cfg = config();
+    cfg.corpus.source.path = join(moved, "corpus.jsonl.gz");
+    const same = await runEmbedStage(cfg);
+    expect(same.reused).toBe(true);
+    expect(same.store.dir).toBe(first.store.dir);
+    const identity = JSON.parse(readFileSync(join(first.store.dir, STORE_IDENTITY_FILE), "utf8")) as Record<string, unknown>;
+    expect(identity).toMatchObject({ corpus: corpusContentHash(first.store.ids, first.store.textHashes), embedderRevision: server.baseURL, stageVersion: EMBED_STAGE_VERSION });
+
+    // The cross-listed abstract (always sampled) edited: a new store, with only that text embedded.
+    const rows = gunzipSync(readFileSync(corpusPath)).toString("utf8").split("\n").map((l) => JSON.parse(l) as { id: string; abstract: string });
+    const edited = join(dir, "edited");
+    mkdirSync(edited, { recursive: true });
+    writeFileSync(join(edited, "corpus.jsonl.gz"), gzipSync(rows.map((r) => JSON.stringify(r.id === "both0" ? { ...r, abstract: `${r.abstract} Revised.` } : r)).join("\n")));
+    cfg.corpus.source.path = join(edited, "corpus.jsonl.gz");
+    const changed = await runEmbedStage(cfg);
+    expect(changed.reused).toBe(false);
+    expect(changed.store.dir).not.toBe(first.store.dir);
+    expect(changed.embedded).toBe(1);
+  });
+
+  it("an adoption that fails before writing any vector leaves no run directory", async () => {
+    const npy = join(dir, "bad.npy");
+    writeNpy(npy, new Float32Array(6), [2, 3]);
+    writeFileSync(join(dir, "bad-ids.json"), JSON.stringify(["a0", "l0", "both0"]));
+    const embedRuns = (): string[] => (existsSync(join(dir, "data", "embed")) ? readdirSync(join(dir, "data", "embed")).sort() : []);
+    const before = embedRuns();
+    await expect(
+      runEmbedStage({
+        corpus: { source: { path: corpusPath }, filter: { categories: ["astro-ph", "cs.LG"] }, sample: { overlap: "separate" } },
+        provider: { kind: "npy", embeddingsPath: npy, idsPath: join(dir, "bad-ids.json"), model: "bad" },
+      }),
+    ).rejects.toThrow();
+    expect(embedRuns()).toEqual(before);
   });
 
   it("adopts precomputed vectors (npy provider) and labels them from the corpus", async () => {

@@ -39,10 +39,11 @@ describe("families stage on planted families", () => {
   const PREDICTOR = "test-predictor";
   const llm = () => ({ baseURL: server.baseURL, interpreterModel: LABELLER, predictorModel: PREDICTOR, concurrency: 4, timeoutMs: 5000, baseDelayMs: 10, maxDelayMs: 50 });
   const prices = { [LABELLER]: { inputPerMTok: 1, outputPerMTok: 1 }, [PREDICTOR]: { inputPerMTok: 1, outputPerMTok: 1 } };
+  let handler: Parameters<OpenAITestServer["setHandler"]>[1];
 
   beforeAll(async () => {
     server = await startOpenAIServer();
-    server.setHandler("/v1/chat/completions", (req) => {
+    server.setHandler("/v1/chat/completions", (handler = (req) => {
       const body = req.body as { model: string; messages: ChatMessage[] };
       const user = body.messages[1]!.content;
       let content: string;
@@ -60,7 +61,7 @@ describe("families stage on planted families", () => {
         status: 200,
         body: { id: "x", object: "chat.completion", model: body.model, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage: { prompt_tokens: 100, completion_tokens: 10, total_tokens: 110 } },
       };
-    });
+    }));
   });
   afterAll(async () => {
     await server.close();
@@ -131,6 +132,21 @@ describe("families stage on planted families", () => {
     } finally {
       holder.kill("SIGKILL");
       rmSync(join(r.dir, RUN_LOCK_FILE), { force: true });
+    }
+  });
+
+  it("another endpoint with the same model names is a new run, labelled by that server (one shared cache)", async () => {
+    const cachePath = join(root, "endpoint-cache.jsonl");
+    const [first] = (await runFamiliesStage({ store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [planted.interpret], config: { llm: llm(), prices }, cachePath, quiet: true })) as FamiliesResult[];
+    const second = await startOpenAIServer();
+    try {
+      second.setHandler("/v1/chat/completions", handler);
+      const [res] = (await runFamiliesStage({ store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [planted.interpret], config: { llm: { ...llm(), baseURL: second.baseURL }, prices }, cachePath, quiet: true })) as FamiliesResult[];
+      expect(res!.dir).not.toBe(first!.dir);
+      expect(res!.reopened).toBe(false);
+      expect(second.requestsTo("/v1/chat/completions").length).toBeGreaterThan(0);
+    } finally {
+      await second.close();
     }
   });
 

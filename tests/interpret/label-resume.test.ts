@@ -150,7 +150,7 @@ describe("labelling after kill -9", () => {
     const { requestKey } = await import("../../src/interpret/request-cache.js");
     for (const r of rerun) {
       const b = r.body as { model: string; messages: ChatMessage[]; temperature: number; max_tokens: number };
-      expect(answeredKeys.has(requestKey({ role: "interpreter", model: b.model, messages: b.messages, temperature: b.temperature, maxTokens: b.max_tokens }))).toBe(false);
+      expect(answeredKeys.has(requestKey({ role: "interpreter", model: b.model, messages: b.messages, temperature: b.temperature, maxTokens: b.max_tokens }, `openai:${server.baseURL.replace(/\/+$/, "")}`))).toBe(false);
     }
     // Across both runs, each distinct request reached the server at most twice (only in-flight ones at the kill).
     const counts = new Map<string, number>();

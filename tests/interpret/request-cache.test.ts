@@ -46,14 +46,14 @@ afterEach(async () => {
 describe("requestKey", () => {
   it("is the sha256 of the stable JSON of model, messages, temperature, maxTokens — not the role", () => {
     const a = request("x", "interpreter");
-    expect(requestKey(a)).toMatch(/^[0-9a-f]{64}$/);
-    expect(requestKey(a)).toBe(requestKey({ ...a, role: "predictor" }));
+    expect(requestKey(a, "e")).toMatch(/^[0-9a-f]{64}$/);
+    expect(requestKey(a, "e")).toBe(requestKey({ ...a, role: "predictor" }, "e"));
     // key order inside objects does not matter
-    expect(requestKey(a)).toBe(requestKey({ maxTokens: 20, temperature: 0, messages: [{ content: "x", role: "user" }], model: "m", role: "interpreter" }));
-    expect(requestKey(a)).not.toBe(requestKey({ ...a, temperature: 0.5 }));
-    expect(requestKey(a)).not.toBe(requestKey({ ...a, maxTokens: 21 }));
-    expect(requestKey(a)).not.toBe(requestKey({ ...a, model: "m2" }));
-    expect(requestKey(a)).not.toBe(requestKey({ ...a, messages: [{ role: "system", content: "x" }] }));
+    expect(requestKey(a, "e")).toBe(requestKey({ maxTokens: 20, temperature: 0, messages: [{ content: "x", role: "user" }], model: "m", role: "interpreter" }, "e"));
+    expect(requestKey(a, "e")).not.toBe(requestKey({ ...a, temperature: 0.5 }, "e"));
+    expect(requestKey(a, "e")).not.toBe(requestKey({ ...a, maxTokens: 21 }, "e"));
+    expect(requestKey(a, "e")).not.toBe(requestKey({ ...a, model: "m2" }, "e"));
+    expect(requestKey(a, "e")).not.toBe(requestKey({ ...a, messages: [{ role: "system", content: "x" }] }, "e"));
   });
 });
 
@@ -62,7 +62,7 @@ describe("CachedLlmClient + RequestCache", () => {
     const c = new CachedLlmClient(rawClient(), RequestCache.open(cachePath));
     const first = await c.complete(request("a"));
     const second = await c.complete(request("a", "interpreter"));
-    expect(first).toEqual({ content: "echo: a", usage: { promptTokens: 7, completionTokens: 2 }, model: "served", cached: false });
+    expect(first).toEqual({ content: "echo: a", usage: { promptTokens: 7, completionTokens: 2 }, model: "served", cached: false, endpoint: `openai:${server.baseURL}` });
     expect(second).toEqual({ ...first, cached: true });
     expect(server.requestsTo(CHAT)).toHaveLength(1);
     expect(c.cache.size).toBe(1);
@@ -77,7 +77,7 @@ describe("CachedLlmClient + RequestCache", () => {
     await c1.close();
     const lines = readFileSync(cachePath, "utf8").trim().split("\n");
     expect(lines).toHaveLength(2);
-    expect(Object.keys(JSON.parse(lines[0]!) as object).sort()).toEqual(["content", "key", "model", "savedAt", "usage"]);
+    expect(Object.keys(JSON.parse(lines[0]!) as object).sort()).toEqual(["content", "endpoint", "key", "model", "savedAt", "usage"]);
 
     const cache = RequestCache.open(cachePath);
     expect(cache.size).toBe(2);
@@ -90,17 +90,17 @@ describe("CachedLlmClient + RequestCache", () => {
 
   it("ignores a torn last line left by a crash, and appends cleanly after it", async () => {
     const cache = RequestCache.open(cachePath);
-    cache.put(request("a"), { content: "A", usage: { promptTokens: 1, completionTokens: 1 }, model: "m", cached: false });
+    cache.put(request("a"), { content: "A", usage: { promptTokens: 1, completionTokens: 1 }, model: "m", cached: false }, "e");
     cache.close();
     appendFileSync(cachePath, '{"key":"abc","model":"m","cont');
     const reopened = RequestCache.open(cachePath);
     expect(reopened.size).toBe(1);
-    expect(reopened.get(request("a"))?.content).toBe("A");
-    reopened.put(request("b"), { content: "B", usage: { promptTokens: 1, completionTokens: 1 }, model: "m", cached: false });
+    expect(reopened.get(request("a"), "e")?.content).toBe("A");
+    reopened.put(request("b"), { content: "B", usage: { promptTokens: 1, completionTokens: 1 }, model: "m", cached: false }, "e");
     reopened.close();
     const again = RequestCache.open(cachePath);
     expect(again.size).toBe(2);
-    expect(again.get(request("b"))).toEqual({ content: "B", usage: { promptTokens: 1, completionTokens: 1 }, model: "m", cached: true });
+    expect(again.get(request("b"), "e")).toEqual({ content: "B", usage: { promptTokens: 1, completionTokens: 1 }, model: "m", cached: true, endpoint: "e" });
     again.close();
   });
 
@@ -140,5 +140,59 @@ describe("CachedLlmClient + RequestCache", () => {
     expect((await c.complete(request("a"))).cached).toBe(false);
     expect(c.isCached(request("a"))).toBe(true);
     await c.close();
+  });
+});
+
+describe("endpoint in the key", () => {
+  it("never answers a second server's request from the first server's replies, and records say who answered", async () => {
+    const other = await startOpenAIServer();
+    other.setHandler(CHAT, (req) => {
+      const body = req.body as { messages: Array<{ content: string }> };
+      return { status: 200, body: { model: "served", choices: [{ index: 0, message: { role: "assistant", content: `other: ${body.messages.at(-1)!.content}` } }], usage: { prompt_tokens: 7, completion_tokens: 2 } } };
+    });
+    try {
+      const cache = RequestCache.open(cachePath);
+      const first = new CachedLlmClient(rawClient(), cache);
+      expect((await first.complete(request("a"))).content).toBe("echo: a");
+      const second = new CachedLlmClient(new OpenAiLlmClient(LlmConfig.parse({ baseURL: other.baseURL, apiKeyEnv: "SAERCH_TEST_LLM_KEY" })), cache);
+      const res = await second.complete(request("a"));
+      expect(res).toMatchObject({ content: "other: a", cached: false, endpoint: `openai:${other.baseURL}` });
+      expect(other.requestsTo(CHAT)).toHaveLength(1);
+      // Each server's reply is kept under its own endpoint.
+      expect((await first.complete(request("a"))).content).toBe("echo: a");
+      expect((await second.complete(request("a"))).cached).toBe(true);
+      cache.close();
+      const endpoints = readFileSync(cachePath, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { endpoint: string }).endpoint);
+      expect(endpoints).toEqual([`openai:${server.baseURL}`, `openai:${other.baseURL}`]);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("accept", () => {
+  it("returns a rejected reply without storing it, asks again next time, and keeps the accepted one", async () => {
+    let reply = "no label here";
+    server.setHandler(CHAT, () => ({ status: 200, body: { model: "served", choices: [{ index: 0, message: { role: "assistant", content: reply } }], usage: { prompt_tokens: 7, completion_tokens: 2 } } }));
+    const accept = (_req: LlmRequest, content: string): boolean => content.startsWith("LABEL:");
+    const c = new CachedLlmClient(rawClient(), RequestCache.open(cachePath), { accept });
+    expect((await c.complete(request("a", "interpreter"))).content).toBe("no label here");
+    expect(c.isCached(request("a", "interpreter"))).toBe(false);
+    reply = "LABEL: fixed";
+    expect(await c.complete(request("a", "interpreter"))).toMatchObject({ content: "LABEL: fixed", cached: false });
+    expect(await c.complete(request("a", "interpreter"))).toMatchObject({ content: "LABEL: fixed", cached: true });
+    expect(server.requestsTo(CHAT)).toHaveLength(2);
+    await c.close();
+    expect(readFileSync(cachePath, "utf8").trim().split("\n")).toHaveLength(1);
+  });
+
+  it("asks again for a stored reply it rejects (a cache written before replies were checked) and replaces it", async () => {
+    const cache = RequestCache.open(cachePath);
+    cache.put(request("a", "interpreter"), { content: "garbled", usage: { promptTokens: 1, completionTokens: 1 }, model: "m", cached: false }, `openai:${server.baseURL}`);
+    const c = new CachedLlmClient(rawClient(), cache, { accept: (_r, content) => content.startsWith("echo") });
+    expect(await c.complete(request("a", "interpreter"))).toMatchObject({ content: "echo: a", cached: false });
+    expect(await c.complete(request("a", "interpreter"))).toMatchObject({ content: "echo: a", cached: true });
+    await c.close();
+    expect(RequestCache.open(cachePath).get(request("a", "interpreter"), `openai:${server.baseURL}`)?.content).toBe("echo: a");
   });
 });

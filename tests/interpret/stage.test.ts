@@ -405,7 +405,7 @@ describe("on a synthetic store", () => {
     // Looking for an unfinished sweep leaves no directory behind.
     const sweepDir = join(dataDir(), "scaling", runIdFor(sweepRunConfig(store, SweepConfig.parse(sweepInput)), SWEEP_RUN_PREFIX));
     expect(existsSync(sweepDir)).toBe(false);
-    const sweep = artefactRun("scaling", { embedderId: store.manifest.embedderId, store: basename(store.dir), sweep: SweepConfig.parse(sweepInput) }, "sweep");
+    const sweep = artefactRun("scaling", sweepRunConfig(store, SweepConfig.parse(sweepInput)), "sweep");
     expect(sweep.dir).toBe(sweepDir);
     const cells = [
       { n: 16, k: 2 },
