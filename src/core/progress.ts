@@ -1,6 +1,7 @@
 /**
- * Progress reporting for long work (embedding, training, labelling). On a terminal it redraws one line;
- * elsewhere (notebooks, CI logs) it prints a line at every `logEvery` fraction so outputs stay short.
+ * Progress reporting for long work (embedding, training, labelling). On a terminal it redraws one live line;
+ * elsewhere (a notebook's captured stderr, CI logs) it prints one start line and one final summary, so a
+ * committed notebook carries two lines per long step instead of a line per tick.
  */
 
 /** A running progress report. */
@@ -11,8 +12,6 @@ export interface Progress {
   finish(): void;
 }
 
-/** Fraction between non-terminal progress lines (every 20 %). */
-const DEFAULT_LOG_EVERY = 0.2;
 /** Minimum milliseconds between terminal redraws. */
 const REDRAW_MS = 200;
 
@@ -24,23 +23,19 @@ function formatSeconds(s: number): string {
 }
 
 /**
- * Start a progress report on stderr.
+ * Start a progress report on stderr. Off a terminal the start line is written at once and nothing more
+ * until `finish()`.
  * @param total units of work (> 0)
  * @param label what is being done, e.g. "embedding"
- * @param opts.unit unit name for the rate (default "items"); opts.logEvery fraction between lines off a terminal
+ * @param opts.unit unit name for the rate (default "items"); opts.stream where to write (default stderr;
+ *   a live bar only when it is a TTY)
  */
-export function progress(
-  total: number,
-  label: string,
-  opts: { unit?: string; logEvery?: number; stream?: NodeJS.WriteStream } = {},
-): Progress {
+export function progress(total: number, label: string, opts: { unit?: string; stream?: NodeJS.WriteStream } = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   const tty = Boolean(stream.isTTY);
   const unit = opts.unit ?? "items";
-  const logEvery = opts.logEvery ?? DEFAULT_LOG_EVERY;
   const t0 = performance.now();
   let lastDraw = 0;
-  let nextLog = logEvery;
   let current = 0;
   const line = (done: number): string => {
     const secs = (performance.now() - t0) / 1000;
@@ -49,18 +44,15 @@ export function progress(
     const eta = done > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
     return `${label}: ${done}/${total} (${pct.toFixed(0)}%) ${rate.toFixed(1)} ${unit}/s, ${formatSeconds(secs)} elapsed, eta ${formatSeconds(eta)}`;
   };
+  if (!tty) stream.write(`${label}: ${total} ${unit} …\n`);
   return {
     update(done: number): void {
       current = done;
+      if (!tty) return;
       const now = performance.now();
-      if (tty) {
-        if (now - lastDraw >= REDRAW_MS) {
-          lastDraw = now;
-          stream.write(`\r${line(done)}\u001b[K`);
-        }
-      } else if (total > 0 && done / total >= nextLog && done < total) {
-        while (done / total >= nextLog) nextLog += logEvery;
-        stream.write(`${line(done)}\n`);
+      if (now - lastDraw >= REDRAW_MS) {
+        lastDraw = now;
+        stream.write(`\r${line(done)}\u001b[K`);
       }
     },
     finish(): void {

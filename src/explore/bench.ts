@@ -7,16 +7,14 @@
  * Then every page loaded cold in Chromium (time to first paint and to interactive, target ≤ 1.5 s), and with
  * --screenshots the README's figures/explorer-*.png. `runExploreServerBench(app, …)` is the reusable part.
  */
-import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { describeError, SaerchError } from "../core/errors.js";
 import { quantile } from "../core/stats.js";
 import { createUseLiteEmbedder } from "../embed/use-lite.js";
-import { writeJsonAtomic } from "../io/atomic.js";
-import { dataDir, displayPath, figuresDir } from "../io/paths.js";
+import { displayPath, figuresDir } from "../io/paths.js";
+import { writeBenchRecord } from "../runtime/bench-record.js";
 import { resolveProfile } from "../runtime/profile.js";
 import type { SearchResponse } from "./api.js";
 import { ensureWeb } from "./cli.js";
@@ -219,16 +217,13 @@ export async function benchExploreMain(args: BenchExploreArgs): Promise<number> 
     }
     if (benches.length === 0) throw new SaerchError(`no domain ${args.domain ?? ""} in the default run`);
     const report = {
-      kind: "explore",
-      startedAt,
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", node: process.version, load: loadavg()[0] },
       documents: inputs.store.count,
       benches,
       ...(pages ? { pages, pageTargetMs: PAGE_INTERACTIVE_TARGET_MS } : {}),
       ...(screenshots ? { screenshots } : {}),
     };
-    const out = args.out ?? join(dataDir(), "bench", `explore-${startedAt.replace(/[:.]/g, "-")}.json`);
-    writeJsonAtomic(out, report);
+    const config = { requests, domain: args.domain ?? "all", socket: args.socket ?? false, pages: !args["no-pages"], pageRuns: PAGE_RUNS, profile: resolveProfile() };
+    const { path: out } = writeBenchRecord("explore", { config, figures: report, startedAt, ...(args.out ? { out: args.out } : {}) });
     if (args.json) console.log(JSON.stringify({ ...report, out: displayPath(out) }));
     else console.log(`${formatExploreBench(benches)}${pages ? `\n\n${formatPageTimes(pages)}` : ""}\n\nrecorded in ${displayPath(out)}`);
     return 0;

@@ -4,10 +4,9 @@
  * or, with `--json`, one JSON line. Writes the full record to `data/bench/families-<timestamp>.json`.
  * With `--case <json>` it times one case in this process and prints its JSON line (the parent's child).
  */
-import { join } from "node:path";
 import { describeError, SaerchError } from "../core/errors.js";
-import { writeJsonAtomic } from "../io/atomic.js";
-import { dataDir, displayPath } from "../io/paths.js";
+import { displayPath } from "../io/paths.js";
+import { writeBenchRecord } from "../runtime/bench-record.js";
 import { COOC_BLOCK_ROWS } from "./cooccurrence.js";
 import { FamilyCaseSpec, runFamilyBench, runFamilyCase, type FamilyBenchConfigInput, type FamilyBenchReport, type FamilyCaseResult } from "./bench.js";
 
@@ -116,11 +115,6 @@ export function printFamilyBench(report: FamilyBenchReport, path: string): void 
   console.log(`\nreport: ${displayPath(path)}`);
 }
 
-/** Default report path: `<data>/bench/families-<ISO time, colons replaced>.json`. */
-export function defaultFamiliesReportPath(startedAt: string): string {
-  return join(dataDir(), "bench", `families-${startedAt.replace(/[:.]/g, "-")}.json`);
-}
-
 /** The one JSON line of `--json`: the headline figures, then the full report. */
 export function familyBenchJson(report: FamilyBenchReport, path: string): string {
   const [large, small] = report.cases;
@@ -153,8 +147,8 @@ export function benchFamiliesMain(args: BenchFamiliesArgs): number {
     const report = runFamilyBench(settings, (r) => {
       if (!args.json) console.log(`  ${r.label}: ${r.totalSeconds.toFixed(2)} s, ${Math.round(r.peakRssMB)} MB`);
     });
-    const path = args.out ?? defaultFamiliesReportPath(report.startedAt);
-    writeJsonAtomic(path, report);
+    const { settings: used, startedAt, ...figures } = report;
+    const { path } = writeBenchRecord("families", { config: used, figures, startedAt, ...(args.out ? { out: args.out } : {}) });
     if (args.json) console.log(familyBenchJson(report, path));
     else printFamilyBench(report, path);
     return 0;

@@ -3,10 +3,9 @@
  * simulated latency, and the paper-scale cost estimate; prints two tables and writes the full report to
  * `data/bench/interpret-<timestamp>.json`.
  */
-import { join } from "node:path";
 import { describeError, SaerchError } from "../core/errors.js";
-import { writeJsonAtomic } from "../io/atomic.js";
-import { dataDir } from "../io/paths.js";
+import { displayPath } from "../io/paths.js";
+import { writeBenchRecord } from "../runtime/bench-record.js";
 import { runInterpretBench, type InterpretBenchConfigInput, type InterpretBenchReport } from "./bench.js";
 
 /** Command-line options (strings as parsed by `node:util` parseArgs). */
@@ -135,12 +134,7 @@ export function printInterpretBench(report: InterpretBenchReport, path: string):
   );
   console.table(costRows(report));
   if (c.unpricedModels.length > 0) console.log(`models with no price (counted at $0): ${c.unpricedModels.join(", ")}`);
-  console.log(`\nreport: ${path}`);
-}
-
-/** Default report path: `<data>/bench/interpret-<ISO time, colons replaced>.json`. */
-export function defaultReportPath(startedAt: string): string {
-  return join(dataDir(), "bench", `interpret-${startedAt.replace(/[:.]/g, "-")}.json`);
+  console.log(`\nrecorded in ${displayPath(path)}`);
 }
 
 /** Run the benchmark; returns the exit code. */
@@ -154,8 +148,8 @@ export async function benchInterpretMain(args: BenchInterpretArgs): Promise<numb
     const report = await runInterpretBench(settings, (r) => {
       if (!args.json) console.log(`  concurrency ${r.concurrency}: ${r.labelled} features in ${r.seconds.toFixed(1)} s`);
     });
-    const path = args.out ?? defaultReportPath(report.startedAt);
-    writeJsonAtomic(path, report);
+    const { settings: used, startedAt, ...figures } = report;
+    const { path } = writeBenchRecord("interpret", { config: used, figures, startedAt, ...(args.out ? { out: args.out } : {}) });
     if (args.json) console.log(JSON.stringify(report));
     else printInterpretBench(report, path);
     return 0;

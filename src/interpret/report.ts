@@ -1,10 +1,13 @@
 /**
  * Readable views of a labelling run for notebooks and the explorer (METHOD.md §4): a summary row per SAE,
- * the paper comparison along the SAE-size ladder, and example features with their top abstracts.
+ * the paper comparison along the SAE-size ladder and for the stage-2 SAEs, how well label terms carry from
+ * the shown abstracts to held-out ones, and example features with their top abstracts.
  */
+import type { ComparisonRow } from "../runtime/display.js";
 import { selectCleanFeatures } from "./clean.js";
 import type { CleanConfig } from "./config.js";
-import { PAPER_MEAN_PEARSON } from "./paper.js";
+import { PAPER_GPT4O_BOTH_ROLES, PAPER_MEAN_PEARSON } from "./paper.js";
+import { tokenize } from "./terms.js";
 import type { LabelRecord } from "./types.js";
 
 /** Digits shown for scores in tables. */
@@ -82,4 +85,117 @@ export function exampleFeatureRows(
     density: r.density.toExponential(2),
     "top abstracts (shown to the interpreter)": r.examples.top.slice(0, 3).map(titleOfId).join(" · "),
   }));
+}
+
+/** How often a label's terms appear in a feature's documents, shown and held out (means over features). */
+export interface LabelTermCoverage {
+  /** Labelled features measured. */
+  features: number;
+  /** Mean share of the shown top-activating abstracts that contain a label term. */
+  shownTop: number;
+  /** The same over the held-out top-activating abstracts (never shown to the interpreter). */
+  heldOutTop: number;
+  /** The same over the held-out zero-activating abstracts (the level of a term that means nothing). */
+  heldOutZero: number;
+}
+
+/**
+ * How well a label generalises as text: each label is split at commas into terms (the offline baseline's
+ * labels are comma-joined term lists; an LLM label is one term); a term occurs in an abstract when its words,
+ * tokenized as the baseline does (terms.ts), appear there in a row. Per feature, the share of (term, abstract)
+ * pairs that match, in each group of abstracts; then the mean over features. A label that fits only the five
+ * abstracts it was made from shows a high shown share and a low held-out one.
+ * @param textOf the text of a document id (undefined: the abstract is skipped)
+ * @returns undefined when no labelled feature has abstracts in every group
+ */
+export function labelTermCoverage(records: readonly LabelRecord[], textOf: (id: string) => string | undefined): LabelTermCoverage | undefined {
+  const tokenCache = new Map<string, string | undefined>();
+  const padded = (id: string): string | undefined => {
+    if (!tokenCache.has(id)) {
+      const t = textOf(id);
+      tokenCache.set(id, t === undefined ? undefined : ` ${tokenize(t).join(" ")} `);
+    }
+    return tokenCache.get(id);
+  };
+  const share = (terms: readonly string[], ids: readonly string[]): number | undefined => {
+    const docs = ids.map(padded).filter((d): d is string => d !== undefined);
+    if (docs.length === 0 || terms.length === 0) return undefined;
+    let hits = 0;
+    for (const term of terms) for (const doc of docs) if (doc.includes(term)) hits++;
+    return hits / (terms.length * docs.length);
+  };
+  const sums = { shownTop: 0, heldOutTop: 0, heldOutZero: 0 };
+  let features = 0;
+  for (const r of records) {
+    if (r.status !== "labelled" || r.label === null) continue;
+    const terms = r.label
+      .split(",")
+      .map((t) => tokenize(t).join(" "))
+      .filter((t) => t !== "")
+      .map((t) => ` ${t} `);
+    const heldTop = r.examples.heldOut.filter((_, i) => r.truth[i] === 1);
+    const heldZero = r.examples.heldOut.filter((_, i) => r.truth[i] === 0);
+    const shares = [share(terms, r.examples.top), share(terms, heldTop), share(terms, heldZero)];
+    if (shares.some((x) => x === undefined)) continue;
+    sums.shownTop += shares[0]!;
+    sums.heldOutTop += shares[1]!;
+    sums.heldOutZero += shares[2]!;
+    features++;
+  }
+  if (features === 0) return undefined;
+  return { features, shownTop: sums.shownTop / features, heldOutTop: sums.heldOutTop / features, heldOutZero: sums.heldOutZero / features };
+}
+
+/** One stage-2 SAE's labelling, as the comparison reads it. */
+export interface InterpretComparisonInput {
+  /** SAE name, e.g. "astro-ph-n4096-k32". */
+  name: string;
+  scorer: string;
+  labelled: number;
+  meanPearson: number | undefined;
+  meanF1: number | undefined;
+  clean: number;
+  /** From {@link labelTermCoverage}. */
+  coverage: LabelTermCoverage | undefined;
+}
+
+/**
+ * Notebook 04's comparison beyond the size ladder: the paper's GPT-4o-in-both-roles scores beside each
+ * stage-2 SAE's, its clean counts beside the count a random guesser would reach, and how label terms carry
+ * to held-out abstracts.
+ * @param chance fraction of features a random predictor passes the clean thresholds with (`chanceCleanFraction`)
+ */
+export function interpretPaperRows(saes: readonly InterpretComparisonInput[], chance: number): ComparisonRow[] {
+  const p = PAPER_GPT4O_BOTH_ROLES;
+  const pc = (x: number): string => `${(100 * x).toFixed(0)} %`;
+  return [
+    ...saes.map((s) => ({
+      quantity: `mean Pearson / F1, ${s.name}`,
+      paper: `${p.pearson.toFixed(2)} / ${p.f1.toFixed(2)} (GPT-4o in both roles, a sample of features)`,
+      ours: `${fmt(s.meanPearson)} / ${fmt(s.meanF1)} (${s.scorer} scorer)`,
+    })),
+    {
+      quantity: "random predictor passing the clean thresholds",
+      paper: "not reported",
+      ours: `${(100 * chance).toFixed(1)} % of features`,
+      note: "six held-out points per feature",
+    },
+    ...saes.map((s) => ({
+      quantity: `clean features, ${s.name}`,
+      paper: "not reported per SAE",
+      ours: `${s.clean} of ${s.labelled} labelled (≈ ${Math.round(chance * s.labelled)} expected by chance)`,
+    })),
+    ...saes.flatMap((s) =>
+      s.coverage === undefined
+        ? []
+        : [
+            {
+              quantity: `abstracts holding a label term: shown top / held-out top / held-out zero, ${s.name}`,
+              paper: "not reported",
+              ours: `${pc(s.coverage.shownTop)} / ${pc(s.coverage.heldOutTop)} / ${pc(s.coverage.heldOutZero)}`,
+              note: `mean over ${s.coverage.features} features of the share of (term, abstract) pairs that match`,
+            },
+          ],
+    ),
+  ];
 }

@@ -62,6 +62,11 @@ export function dataDir(): string {
   return process.env.SAERCH_DATA ? resolve(process.env.SAERCH_DATA) : repoPath("data");
 }
 
+/** Benchmark records (`npm run bench:*`, one JSON file per run): `<data>/bench`. */
+export function benchDir(): string {
+  return join(dataDir(), "bench");
+}
+
 /** Committed figures: SAERCH_FIGURES or `<root>/figures`. */
 export function figuresDir(): string {
   return process.env.SAERCH_FIGURES ? resolve(process.env.SAERCH_FIGURES) : repoPath("figures");

@@ -1,8 +1,10 @@
 /**
- * The `npm run bench:sae` command: a table over engines and shapes, or one JSON line for scripted use.
+ * The `npm run bench:sae` command: a table over engines and shapes, or one JSON line for scripted use; every
+ * run keeps its record in `data/bench/sae-<timestamp>.json` (src/runtime/bench-record.ts).
  */
 import { describeError } from "../core/errors.js";
-import { sharedPath } from "../io/paths.js";
+import { displayPath, sharedPath } from "../io/paths.js";
+import { writeBenchRecord } from "../runtime/bench-record.js";
 import { readNpyRows } from "../io/npy.js";
 import { benchSaeEngine, benchTorchPeer, type SaeBenchResult } from "./bench.js";
 import type { EngineName } from "./engines.js";
@@ -17,6 +19,10 @@ export interface BenchSaeArgs {
   steps?: string;
   json?: boolean;
 }
+
+/** What the rows of a case are (recorded in its config). */
+const SYNTHETIC = "synthetic unit-norm rows";
+const REAL_ROWS = "shared use-lite-512 embeddings, first 8192 rows";
 
 const num = (v: string | undefined, fallback: number): number => (v === undefined ? fallback : Number(v));
 
@@ -35,30 +41,33 @@ function row(r: SaeBenchResult): Record<string, string> {
 /** Run the benchmark; returns the exit code. */
 export async function benchSaeMain(args: BenchSaeArgs): Promise<number> {
   try {
+    const startedAt = new Date().toISOString();
     const steps = num(args.steps, 5);
     if (args.engine) {
-      const r = await benchSaeEngine({
-        engine: args.engine as EngineName,
-        d: num(args.d, 1536),
-        n: num(args.n, 8192),
-        k: num(args.k, 32),
-        batch: num(args.batch, 1024),
-        steps,
-      });
+      const config = { engine: args.engine as EngineName, d: num(args.d, 1536), n: num(args.n, 8192), k: num(args.k, 32), batch: num(args.batch, 1024), steps };
+      const r = await benchSaeEngine(config);
+      const { path } = writeBenchRecord("sae", { config, figures: { results: [r] }, startedAt });
       if (args.json) console.log(JSON.stringify(r));
       else console.table([row(r)]);
+      // stdout stays one JSON line with --json; the record's path goes to stderr.
+      console.error(`recorded in ${displayPath(path)}`);
       return 0;
     }
+    // The paper's shape on synthetic unit-norm rows, then the real 512-d shared embeddings (tfjs takes
+    // seconds per step, so it runs fewer).
+    const cases = [
+      ...(["onnx", "tfjs"] as const).map((engine) => ({ engine, d: 1536, n: 8192, k: 32, batch: 1024, steps: engine === "tfjs" ? 2 : steps, data: SYNTHETIC })),
+      ...(["onnx", "tfjs"] as const).map((engine) => ({ engine, d: 512, n: 4096, k: 32, batch: 1024, steps: engine === "tfjs" ? 3 : 20, data: REAL_ROWS })),
+    ];
     const results: SaeBenchResult[] = [];
-    for (const engine of ["onnx", "tfjs"] as const) {
-      results.push(await benchSaeEngine({ engine, d: 1536, n: 8192, k: 32, batch: 1024, steps: engine === "tfjs" ? 2 : steps }));
-    }
-    const real = readNpyRows(sharedPath("embeddings", "use-lite-512", "embeddings.npy"), 0, 8192).data as Float32Array;
-    for (const engine of ["onnx", "tfjs"] as const) {
-      results.push(await benchSaeEngine({ engine, d: 512, n: 4096, k: 32, batch: 1024, steps: engine === "tfjs" ? 3 : 20, dataRD: real }));
+    let realRD: Float32Array | undefined;
+    for (const { data, ...shape } of cases) {
+      if (data === REAL_ROWS) realRD ??= readNpyRows(sharedPath("embeddings", "use-lite-512", "embeddings.npy"), 0, 8192).data as Float32Array;
+      results.push(await benchSaeEngine(data === REAL_ROWS ? { ...shape, dataRD: realRD } : shape));
     }
     console.table(results.map(row));
-    const torch = benchTorchPeer({ d: 1536, n: 8192, k: 32, batch: 1024, steps });
+    const torchConfig = { d: 1536, n: 8192, k: 32, batch: 1024, steps };
+    const torch = benchTorchPeer(torchConfig);
     if (torch.ok) {
       const onnx = results[0]!;
       console.log(
@@ -66,6 +75,8 @@ export async function benchSaeMain(args: BenchSaeArgs): Promise<number> {
           `\nonnx engine / PyTorch: ${(onnx.stepsPerSecond / torch.stepsPerSecond).toFixed(2)}x steps/s (target ≥ 3x)`,
       );
     } else console.log(`PyTorch peer: not run (${torch.reason})`);
+    const { path } = writeBenchRecord("sae", { config: { cases, torchPeer: torchConfig }, figures: { results, torchPeer: torch }, startedAt });
+    console.log(`\nrecorded in ${displayPath(path)}`);
     return 0;
   } catch (err) {
     console.error(describeError(err));

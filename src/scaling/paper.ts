@@ -15,6 +15,9 @@ export const PAPER_ASTRO_NMSE: ReadonlyArray<{ k: number; n: number[]; nmse: num
 /** The range of power-law exponents α the paper reports across k. */
 export const PAPER_ALPHA_RANGE: readonly [number, number] = [0.12, 0.18];
 
+/** The range of compute-law exponents β (final NMSE = a·FLOPs^(−β) per k) the paper reports (METHOD.md §3). */
+export const PAPER_COMPUTE_BETA_RANGE: readonly [number, number] = [0.11, 0.16];
+
 /** Mean max decoder cosine between the paper's SAE16 (n 3072), SAE32 (n 6144) and SAE64 (n 9216), METHOD.md §6. */
 export const PAPER_SPLITTING_COSINE: Readonly<Record<string, number>> = {
   "SAE16–SAE32": 0.77,

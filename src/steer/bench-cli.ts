@@ -5,10 +5,9 @@
  * `data/bench/steer-<timestamp>.json`. With `--case <json>` it times one case in this process and prints its
  * JSON line (the parent's child).
  */
-import { join } from "node:path";
 import { describeError, SaerchError } from "../core/errors.js";
-import { writeJsonAtomic } from "../io/atomic.js";
-import { dataDir, displayPath } from "../io/paths.js";
+import { displayPath } from "../io/paths.js";
+import { writeBenchRecord } from "../runtime/bench-record.js";
 import {
   runSteerBench,
   runSteerCase,
@@ -138,11 +137,6 @@ export function printSteerBench(report: SteerBenchReport, path: string): void {
   console.log(`\nreport: ${displayPath(path)}`);
 }
 
-/** Default report path: `<data>/bench/steer-<ISO time, colons replaced>.json`. */
-export function defaultSteerReportPath(startedAt: string): string {
-  return join(dataDir(), "bench", `steer-${startedAt.replace(/[:.]/g, "-")}.json`);
-}
-
 /** The one JSON line of `--json`: the headline figures (N = 100k, d = 512, float32), then the full report. */
 export function steerBenchJson(report: SteerBenchReport, path: string): string {
   const { headline, meetsTargets, ...rest } = report;
@@ -172,8 +166,8 @@ export async function benchSteerMain(args: BenchSteerArgs): Promise<number> {
     const report = await runSteerBench(benchSteerSettingsFromArgs(args), (r) => {
       if (!args.json) console.log(`  ${r.label}: p95 ${ms(r.totalMs.p95)} ms, bound ${ms(r.boundMs)} ms, built in ${r.buildSeconds.toFixed(1)} s`);
     });
-    const path = args.out ?? defaultSteerReportPath(report.startedAt);
-    writeJsonAtomic(path, report);
+    const { settings: used, startedAt, ...figures } = report;
+    const { path } = writeBenchRecord("steer", { config: used, figures, startedAt, ...(args.out ? { out: args.out } : {}) });
     if (args.json) console.log(steerBenchJson(report, path));
     else printSteerBench(report, path);
     return 0;

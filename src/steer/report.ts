@@ -5,7 +5,7 @@
  */
 import type { JudgeKind } from "./config.js";
 import type { FamilySteerPoint, PointResult } from "./evaluate.js";
-import { PAPER_STEERING } from "./paper.js";
+import { PAPER_STEERING, PAPER_STEERING_CHANCE } from "./paper.js";
 import type { SteerResultFile, WorkedExample } from "./stage.js";
 
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : "—");
@@ -71,10 +71,15 @@ export function downSteeringRows(r: Pick<SteerResultFile, "points" | "name">, ju
   });
 }
 
-/** Each of the paper's points beside our add point of nearest cos (any s_down) and our rewrites. */
-export function paperSteeringRows(r: Pick<SteerResultFile, "points" | "name">, judge: JudgeKind): Array<Record<string, string | number>> {
+/**
+ * Each of the paper's points beside our add point of nearest cos (any s_down) and our rewrites; then, when
+ * `chance` is given, the paper's chance level beside ours.
+ * @param chance our chance accuracy, 1 / (distractors + 2)
+ */
+export function paperSteeringRows(r: Pick<SteerResultFile, "points" | "name">, judge: JudgeKind, chance?: number): Array<Record<string, string | number>> {
   const ours = pointsOf(r, judge);
-  return PAPER_STEERING.map((p) => {
+  const chanceRow = chance === undefined ? [] : [{ paper: `chance: ${PAPER_STEERING_CHANCE}`, ours: `chance: ${f2(chance)}`, SAE: r.name, judge }];
+  return [...PAPER_STEERING.map((p) => {
     const pool = ours.filter((x) => (p.method === "intervention" ? x.method === "add" : x.method === "rewrite-llm" || x.method === "rewrite-offline"));
     const near = [...pool].sort((a, b) => Math.abs(a.meanCos - p.cos) - Math.abs(b.meanCos - p.cos))[0];
     return {
@@ -83,7 +88,7 @@ export function paperSteeringRows(r: Pick<SteerResultFile, "points" | "name">, j
       SAE: r.name,
       judge,
     };
-  });
+  }), ...chanceRow];
 }
 
 /** Linear interpolation of y at x along points sorted by x (undefined outside their range). */

@@ -8,30 +8,36 @@ function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; lines: string
 }
 
 describe("progress", () => {
-  it("off a terminal prints a line at each 20% step and a final summary", () => {
+  it("off a terminal (a notebook) prints a start line and the final summary, nothing in between", () => {
     const { stream, lines } = fakeStream(false);
-    const p = progress(10, "embedding", { unit: "docs", stream });
-    for (let i = 1; i <= 10; i++) p.update(i);
-    p.finish();
-    expect(lines).toHaveLength(5); // 20, 40, 60, 80 % and the summary (100 % is the summary)
-    expect(lines[0]).toMatch(/^embedding: 2\/10 \(20%\) [\d.]+ docs\/s/);
-    expect(lines[4]).toMatch(/^embedding: 10\/10 done in \d+ s \([\d.]+ docs\/s\)\n$/);
-  });
-
-  it("a jump past several steps prints one line", () => {
-    const { stream, lines } = fakeStream(false);
-    const p = progress(100, "x", { stream });
-    p.update(70);
-    p.update(75);
+    const p = progress(1000, "embedding", { unit: "docs", stream });
+    expect(lines).toEqual(["embedding: 1000 docs …\n"]);
+    for (let i = 1; i <= 1000; i++) p.update(i);
     expect(lines).toHaveLength(1);
+    p.finish();
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^embedding: 1000\/1000 done in \d+ s \([\d.]+ docs\/s\)\n$/);
+    expect(lines.join("")).not.toContain("\r");
   });
 
-  it("on a terminal redraws one line in place", () => {
+  it("off a terminal the summary reports how far the work got when it stopped early", () => {
+    const { stream, lines } = fakeStream(false);
+    const p = progress(100, "SAE training", { unit: "steps", stream });
+    p.update(40);
+    p.finish();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe("SAE training: 100 steps …\n");
+    expect(lines[1]).toMatch(/^SAE training: 40\/100 done in/);
+  });
+
+  it("on a terminal redraws one live line in place and ends it with a newline", () => {
     const { stream, lines } = fakeStream(true);
     const p = progress(4, "x", { stream });
+    expect(lines).toHaveLength(0); // no start line: the bar itself shows the start
     p.update(1);
     p.finish();
-    expect(lines[0]!.startsWith("\rx: 1/4")).toBe(true);
-    expect(lines.at(-1)!.endsWith("\n")).toBe(true);
+    expect(lines[0]!.startsWith("\rx: 1/4 (25%)")).toBe(true);
+    expect(lines[0]!.includes("\n")).toBe(false);
+    expect(lines.at(-1)!).toMatch(/^\rx: 1\/4 done in .*\n$/);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { CleanConfig } from "../../src/interpret/config.js";
-import { exampleFeatureRows, paperComparisonRows, sizeLadder, titleOf } from "../../src/interpret/report.js";
+import { exampleFeatureRows, interpretPaperRows, labelTermCoverage, paperComparisonRows, sizeLadder, titleOf } from "../../src/interpret/report.js";
 import type { LabelRecord } from "../../src/interpret/types.js";
 import { labelRecord } from "../helpers/label-record.js";
 
@@ -178,5 +178,54 @@ describe("exampleFeatureRows", () => {
   it("joins fewer than three titles when fewer were shown", () => {
     const rows = exampleFeatureRows([rec(7, { examples: { top: ["a", "b"], zero: [], heldOut: [] } })], clean, 1, titleOfId);
     expect(rows[0]!["top abstracts (shown to the interpreter)"]).toBe("Title of a · Title of b");
+  });
+});
+
+describe("labelTermCoverage", () => {
+  // Feature 0 has the label "dark matter, halo". Shown top: d1 holds both terms, d2 only "halo" → 3 of 4
+  // (term, abstract) pairs match = 0.75. Held-out top h1 holds "dark matter" (matched on the baseline's
+  // tokens: "the" and "of" are dropped), h2 none → 1 of 4 = 0.25. Held-out zero z1 none → 0.
+  // Feature 1 (label "galaxies") matches everywhere → 1, 1, 1. Means: 0.875, 0.625, 0.5.
+  const texts: Record<string, string> = {
+    d1: "Dark matter in the halo",
+    d2: "A halo survey",
+    h1: "The dark matter of dwarfs",
+    h2: "Stellar streams",
+    z1: "Transformers for code",
+    g1: "Galaxies",
+    g2: "galaxies here",
+  };
+  const records = [
+    labelRecord(0, { label: "dark matter, halo", examples: { top: ["d1", "d2"], zero: [], heldOut: ["h1", "h2", "z1"] }, truth: [1, 1, 0] }),
+    labelRecord(1, { label: "galaxies", examples: { top: ["g1"], zero: [], heldOut: ["g2", "g1"] }, truth: [1, 0] }),
+    labelRecord(2, { status: "too-rare", label: null }),
+  ];
+
+  it("averages per feature the share of (term, abstract) pairs that match, in each group", () => {
+    const c = labelTermCoverage(records, (id) => texts[id])!;
+    expect(c.features).toBe(2);
+    expect(c.shownTop).toBeCloseTo(0.875, 12);
+    expect(c.heldOutTop).toBeCloseTo(0.625, 12);
+    expect(c.heldOutZero).toBeCloseTo(0.5, 12);
+  });
+
+  it("skips features with an empty group and returns undefined when none is left", () => {
+    expect(labelTermCoverage(records, (id) => (id.startsWith("z") ? undefined : texts[id]))!.features).toBe(1);
+    expect(labelTermCoverage([records[2]!], (id) => texts[id])).toBeUndefined();
+  });
+});
+
+describe("interpretPaperRows", () => {
+  it("puts the paper's both-roles scores beside each SAE's and the clean count beside chance", () => {
+    const rows = interpretPaperRows(
+      [{ name: "astro-ph-n4096-k32", scorer: "baseline", labelled: 4000, meanPearson: 0.2, meanF1: 0.55, clean: 383, coverage: { features: 10, shownTop: 0.771, heldOutTop: 0.14, heldOutZero: 0.02 } }],
+      0.027,
+    );
+    expect(rows.map((r) => [r.quantity, r.paper, r.ours])).toEqual([
+      ["mean Pearson / F1, astro-ph-n4096-k32", "0.59 / 0.74 (GPT-4o in both roles, a sample of features)", "0.200 / 0.550 (baseline scorer)"],
+      ["random predictor passing the clean thresholds", "not reported", "2.7 % of features"],
+      ["clean features, astro-ph-n4096-k32", "not reported per SAE", "383 of 4000 labelled (≈ 108 expected by chance)"],
+      ["abstracts holding a label term: shown top / held-out top / held-out zero, astro-ph-n4096-k32", "not reported", "77 % / 14 % / 2 %"],
+    ]);
   });
 });
