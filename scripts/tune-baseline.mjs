@@ -1,4 +1,4 @@
-// `npm run tune:baseline [-- --profile default --seed 7 --features 250 --validation-features 250 --objective f1+pearson --json]`
+// `npm run tune:baseline [-- --profile default --seed 7 --features 150 --validation-features 150 --objective f1+pearson --json]`
 // Tunes the offline baseline's parameters on seed-7 SAEs (the profile's stage-2 config with another seed), so
 // the scores reported for the seed-0 stage-2 and sweep SAEs come from parameters fitted elsewhere. Writes
 // data/tune-baseline/<runId>/tuning.json.

@@ -49,11 +49,11 @@ export const TuneBaselineConfig = z.strictObject({
   profile: z.enum(PROFILES).default("default").describe("whose embedding store and stage-2 SAE config (n, k, steps) the tuning SAEs copy"),
   seed: z.number().int().default(TUNING_SAE_SEED).describe("SAE seed of the tuning SAEs: must differ from every reported SAE's seed (0 and 1)"),
   domains: z.array(z.string().min(1)).min(1).default(["astro-ph", "cs.LG"]).describe("one tuning SAE per domain, as the reported ones"),
-  features: z.number().int().min(1).default(250).describe("features per domain scored by the search (a seeded sample of those with enough examples)"),
-  validationFeatures: z.number().int().min(0).default(250).describe("further features per domain, never seen by the search, scoring the start and chosen configs"),
+  features: z.number().int().min(1).default(150).describe("features per domain scored by the search (a seeded sample of those with enough examples)"),
+  validationFeatures: z.number().int().min(0).default(150).describe("further features per domain, never seen by the search, scoring the start and chosen configs"),
   featureSeed: z.number().int().default(0).describe("seeds the feature samples (each domain its own stream)"),
   objective: TuneObjective.default("f1+pearson").describe("what the search maximises: F1 alone rewards an always-fires predictor (see tune-baseline.ts)"),
-  rounds: z.number().int().min(1).default(4).describe("most coordinate-search rounds (the search stops earlier once a round changes nothing)"),
+  rounds: z.number().int().min(1).default(3).describe("most coordinate-search rounds (the search stops earlier once a round changes nothing)"),
   grid: BaselineGrid.prefault({}).describe("values tried per parameter"),
   start: BaselineConfig.prefault({}).describe("where the search starts (BaselineConfig's defaults)"),
   examples: ExamplesConfig.prefault({}).describe("example selection, as the interpretation stage's (the same defaults)"),
@@ -257,10 +257,10 @@ export interface TuneBaselineArgs {
 export const TUNE_BASELINE_USAGE = `usage: npm run tune:baseline -- [options]
   --profile <p>                 tiny | default (default) | paper: the store and SAE config to copy
   --seed <n>                    seed of the tuning SAEs (default ${TUNING_SAE_SEED}; 0 and 1 are refused or reported)
-  --features <n>                tuning features per domain (default 250)
-  --validation-features <n>     validation features per domain (default 250)
+  --features <n>                tuning features per domain (default 150)
+  --validation-features <n>     validation features per domain (default 150)
   --objective <o>               f1+pearson (default) | f1 | pearson
-  --rounds <n>                  most coordinate-search rounds (default 4)
+  --rounds <n>                  most coordinate-search rounds (default 3)
   --force                       recompute even when the record exists
   --json                        print the record as JSON instead of the summary`;
 

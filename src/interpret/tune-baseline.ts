@@ -4,7 +4,7 @@
  * chosen on one set of features and reported on another, so the reported scores are not fitted to.
  *
  * Search: start from a config; for each numeric parameter in turn, score every value of its grid with the
- * others held fixed and keep the best (a tie keeps the current value); repeat until a round changes nothing
+ * others held fixed and keep the best (a tie, or a gain below MIN_GAIN, keeps the current value); repeat until a round changes nothing
  * or `rounds` rounds have run. Score of a config = mean over domains of the per-domain objective:
  *   "f1"          mean F1 over labelled features
  *   "pearson"     mean Pearson, a constant prediction (undefined Pearson) counted as 0
@@ -19,6 +19,12 @@ import { SaerchError } from "../core/errors.js";
 import { BaselineConfig, type BaselineConfig as BaselineConfigT } from "./config.js";
 import { meanDefined, scorePredictions } from "./scores.js";
 import type { FeatureScorer, FeatureTask, Interpretation } from "./types.js";
+
+/**
+ * Smallest objective gain that moves a parameter: a label change on one feature can shift a mean by a few
+ * ulps without changing any score that matters, and such a "gain" must not win over the current value.
+ */
+export const MIN_GAIN = 1e-9;
 
 /** The baseline's numeric parameters that the search may vary, in search order (interpreter first). */
 export const TUNED_PARAMS = ["terms", "minTopDocs", "minCorpusDf", "duplicateJaccard", "thresholdShare", "gapScale", "overlapWeight"] as const;
@@ -250,7 +256,7 @@ export async function tuneBaselineParams(args: TuneArgs): Promise<TuneResult> {
         const cand = BaselineConfig.parse({ ...current, [param]: value });
         const ev = await evaluate(cand, "tasks");
         tried.push({ value, objective: ev.score.objective });
-        if (ev.score.objective > best.score.objective) {
+        if (ev.score.objective > best.score.objective + MIN_GAIN) {
           best = ev;
           bestConfig = cand;
         }

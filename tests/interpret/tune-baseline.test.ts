@@ -8,7 +8,7 @@ import { Rng } from "../../src/core/rng.js";
 import { BaselineScorer } from "../../src/interpret/baseline.js";
 import type { BaselineConfig } from "../../src/interpret/config.js";
 import { buildDocFreq } from "../../src/interpret/terms.js";
-import { alwaysFiresF1, type TuneDomain, tuneBaselineParams } from "../../src/interpret/tune-baseline.js";
+import { alwaysFiresF1, MIN_GAIN, type TuneDomain, tuneBaselineParams } from "../../src/interpret/tune-baseline.js";
 import type { ExampleDoc, FeatureScorer, FeatureTask } from "../../src/interpret/types.js";
 
 const doc = (row: number, activation: number, text = `document ${row}`): ExampleDoc => ({ row, id: `d${row}`, text, activation });
@@ -93,6 +93,23 @@ describe("tuneBaselineParams", () => {
     const r = await tuneBaselineParams({ domains: [domain], grid: { ...PREDICTOR_GRID, thresholdShare: [0, 0.3, 0.5] }, objective: "f1" });
     expect(r.chosen.score.meanF1).toBeCloseTo(alwaysFiresF1(3, 3), 12);
     expect(r.chosen.params.thresholdShare).toBe(0.3);
+  });
+
+  it("does not move a parameter for a gain of a few ulps", async () => {
+    // F1 per feature: 1 of 3 tops fires (0.5), 2 fire (0.8), all tops and one zero fire (6/7). overlapWeight 2
+    // gives the same three F1s to other features; their mean then differs from the start's in the last bit.
+    const patterns = { tp1: [1, -1, -1, -1, -1, -1], tp2: [1, 1, -1, -1, -1, -1], tp3fp1: [1, 1, 1, 1, -1, -1] };
+    const order = (ow: number): number[][] => (ow === 2 ? [patterns.tp1, patterns.tp3fp1, patterns.tp2] : [patterns.tp1, patterns.tp2, patterns.tp3fp1]);
+    const scorerFor = (c: BaselineConfig): FeatureScorer => ({
+      ...knownBestScorer(c, { interpret: 0 }),
+      predict: (items) => Promise.resolve(items.map(({ task }) => order(c.overlapWeight)[task.feature - 1]!.map((value) => ({ value, parsed: true })))),
+    });
+    const domain: TuneDomain = { name: "ulps", tasks: [1, 2, 3].map(syntheticTask), scorerFor };
+    const r = await tuneBaselineParams({ domains: [domain], grid: { ...PREDICTOR_GRID, thresholdShare: [], overlapWeight: [1, 2] }, objective: "f1" });
+    const at2 = r.evaluations.find((e) => e.params.overlapWeight === 2)!;
+    expect(at2.score.objective).toBeGreaterThan(r.start.score.objective); // the ulp-sized "gain" exists …
+    expect(at2.score.objective - r.start.score.objective).toBeLessThan(MIN_GAIN);
+    expect(r.chosen.params.overlapWeight).toBe(1); // … and does not win
   });
 
   it("refuses a domain without tuning features", async () => {
