@@ -61,8 +61,8 @@ describe("tuneBaselineParams", () => {
   it("finds the known best parameters from the defaults, and the record says how", async () => {
     const calls = { interpret: 0 };
     const domain: TuneDomain = { name: "synthetic", tasks: [1, 2, 3].map(syntheticTask), scorerFor: (c) => knownBestScorer(c, calls) };
-    const r = await tuneBaselineParams({ domains: [domain], grid: PREDICTOR_GRID });
-    // Start: the defaults thresholdShare 0.3 (all fire: F1 2/3) and overlapWeight 1 (Pearson < 1).
+    const r = await tuneBaselineParams({ domains: [domain], grid: PREDICTOR_GRID, start: { thresholdShare: 0.3, overlapWeight: 1 } });
+    // Start: thresholdShare 0.3 (all fire: F1 2/3) and overlapWeight 1 (Pearson < 1).
     expect(r.start.params.thresholdShare).toBe(0.3);
     expect(r.start.score.meanF1).toBeCloseTo(2 / 3, 12);
     expect(r.start.score.meanPearson).toBeLessThan(1);
@@ -90,7 +90,7 @@ describe("tuneBaselineParams", () => {
   it("with F1 alone as the objective, keeps an always-fires threshold when nothing beats 2/3", async () => {
     // thresholdShare ≤ 0.35 makes every held-out document fire; a grid without (0.35, 0.45) cannot do better.
     const domain: TuneDomain = { name: "synthetic", tasks: [syntheticTask(1)], scorerFor: (c) => knownBestScorer(c, { interpret: 0 }) };
-    const r = await tuneBaselineParams({ domains: [domain], grid: { ...PREDICTOR_GRID, thresholdShare: [0, 0.3, 0.5] }, objective: "f1" });
+    const r = await tuneBaselineParams({ domains: [domain], grid: { ...PREDICTOR_GRID, thresholdShare: [0, 0.3, 0.5] }, start: { thresholdShare: 0.3 }, objective: "f1" });
     expect(r.chosen.score.meanF1).toBeCloseTo(alwaysFiresF1(3, 3), 12);
     expect(r.chosen.params.thresholdShare).toBe(0.3);
   });
@@ -105,7 +105,7 @@ describe("tuneBaselineParams", () => {
       predict: (items) => Promise.resolve(items.map(({ task }) => order(c.overlapWeight)[task.feature - 1]!.map((value) => ({ value, parsed: true })))),
     });
     const domain: TuneDomain = { name: "ulps", tasks: [1, 2, 3].map(syntheticTask), scorerFor };
-    const r = await tuneBaselineParams({ domains: [domain], grid: { ...PREDICTOR_GRID, thresholdShare: [], overlapWeight: [1, 2] }, objective: "f1" });
+    const r = await tuneBaselineParams({ domains: [domain], grid: { ...PREDICTOR_GRID, thresholdShare: [], overlapWeight: [1, 2] }, start: { overlapWeight: 1 }, objective: "f1" });
     const at2 = r.evaluations.find((e) => e.params.overlapWeight === 2)!;
     expect(at2.score.objective).toBeGreaterThan(r.start.score.objective); // the ulp-sized "gain" exists …
     expect(at2.score.objective - r.start.score.objective).toBeLessThan(MIN_GAIN);
