@@ -77,6 +77,8 @@ export * from "./interpret/scores.js";
 export * from "./interpret/spend-ledger.js";
 export * from "./interpret/stage.js";
 export * from "./interpret/terms.js";
+export * from "./interpret/tune-baseline.js";
+export * from "./interpret/tune-baseline-stage.js";
 export * from "./interpret/types.js";
 export * from "./io/artefact.js";
 export * from "./io/atomic.js";

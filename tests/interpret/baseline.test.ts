@@ -56,8 +56,15 @@ const NO_EMBEDDINGS = {
   embeddingsOf: (): Float32Array => new Float32Array(),
 };
 
+/**
+ * The settings the hand derivations below assume (BaselineConfig's defaults before they were tuned on the
+ * seed-7 SAEs): labels of at most 3 terms found in ≥ 2 top and ≥ 3 corpus documents, threshold 0.3 of the
+ * way from the zero to the top mean, ±1 one gap away, overlap weight 1.
+ */
+const HAND_SET: Partial<BaselineConfig> = { terms: 3, minTopDocs: 2, minCorpusDf: 3, duplicateJaccard: 0.5, thresholdShare: 0.3, gapScale: 1, overlapWeight: 1 };
+
 function scorer(docFreq: DocFreq, config: Partial<BaselineConfig> = {}, extra: Partial<BaselineScorerOptions> = {}): BaselineScorer {
-  return new BaselineScorer({ config: BaselineConfig.parse(config), docFreq, embedderId: "test:2", ...NO_EMBEDDINGS, ...extra });
+  return new BaselineScorer({ config: BaselineConfig.parse({ ...HAND_SET, ...config }), docFreq, embedderId: "test:2", ...NO_EMBEDDINGS, ...extra });
 }
 
 async function interpretOne(s: BaselineScorer, t: FeatureTask): Promise<Interpretation> {
@@ -263,9 +270,20 @@ describe("calibrateSimilarity", () => {
     expect(predictFromSimilarity(0.7, cal)).toBeCloseTo(0.7, 12);
     expect(predictFromSimilarity(0.1, cal)).toBeCloseTo(-0.3, 12);
     expect(predictFromSimilarity(0.28, cal)).toBeCloseTo(0, 12);
-    // the defaults of BaselineConfig are this shape
-    const { thresholdShare, gapScale } = BaselineConfig.parse({});
-    expect({ thresholdShare, gapScale }).toEqual({ thresholdShare: 0.3, gapScale: 1 });
+  });
+
+  it("defaults to the parameters `npm run tune:baseline` chose on the seed-7 tuning SAEs", () => {
+    // data/tune-baseline/seed7-fa401ab735/tuning.json (see the BaselineConfig and baseline.ts headers).
+    const { terms, minTopDocs, minCorpusDf, duplicateJaccard, thresholdShare, gapScale, overlapWeight } = BaselineConfig.parse({});
+    expect({ terms, minTopDocs, minCorpusDf, duplicateJaccard, thresholdShare, gapScale, overlapWeight }).toEqual({
+      terms: 5,
+      minTopDocs: 1,
+      minCorpusDf: 2,
+      duplicateJaccard: 0.5,
+      thresholdShare: 0,
+      gapScale: 1.5,
+      overlapWeight: 2,
+    });
   });
 
   it("without zero documents puts the threshold at the least similar top document", () => {
@@ -354,7 +372,7 @@ describe("BaselineScorer.predict", () => {
     expect([...rowCalls[0]!].sort((x, y) => x - y)).toEqual([0, 1, 100, 101, 200, 201, 202, 203, 204, 205, 206]);
   });
 
-  it("adds the idf-weighted share of label terms each held-out document contains (default config)", async () => {
+  it("adds the idf-weighted share of label terms each held-out document contains (hand-set config)", async () => {
     const label = "lensing, quasars";
     const texts = new Map<number, string>([
       [200, "Lensing"],
@@ -370,7 +388,7 @@ describe("BaselineScorer.predict", () => {
     const ex = (row: number): ExampleDoc => ({ row, id: `r${row}`, text: texts.get(row) ?? "shown example", activation: 1 });
     const t: FeatureTask = { feature: 0, density: 0.1, top: [0, 1].map(ex), zero: [100, 101].map(ex), heldOut: [200, 201, 202, 203, 204].map(ex), truth: [1, 1, 1, 0, 0] };
     const [out] = await s.predict([{ task: t, label }]);
-    // Similarity calibration (defaults): top 0.8, 0.6; zero 0, 0.2 → threshold 0.28, halfGap 0.6.
+    // Similarity calibration (HAND_SET): top 0.8, 0.6; zero 0, 0.2 → threshold 0.28, halfGap 0.6.
     // Overlap weights (N = 13): idf(lensing) = ln(14/7) + 1 (df 6), idf(quasars) = ln(14/3) + 1 (df 2).
     const wL = Math.log(14 / 7) + 1;
     const wQ = Math.log(14 / 3) + 1;
