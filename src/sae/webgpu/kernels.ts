@@ -20,7 +20,8 @@
  * Buffer layouts (float32 unless noted): x [B, D]; h [B, F]; slots [B, F] u32 (main pair q + 1 in the low 16
  * bits, AuxK pair q + 1 in the high 16, 0 = none); pairIdx [B, KK] u32 (NONE when fewer dead latents than KA);
  * pairs [2, B, KK] (z, then gz at offset B·KK); resid [2, B, D] (dM, then dA at B·D); grads [2, F, D]
- * (∂wEnc, then ∂wDec at F·D); latF [2, F] (∂bLat, per-latent squared gradient norm); colPart [4, D]
+ * (∂wEnc, then ∂wDec at F·D); latF [2, F] (∂bLat, per-latent squared gradient norm); since [2, F] u32 (examples since each latent fired: low
+ * words, then high words — exact to 2⁵³ like the Float64Array it mirrors); colPart [4, D]
  * (Σ dM², Σ dA², Σ (e − ē)², ∂bPre).
  */
 
@@ -40,7 +41,7 @@ export interface KernelShape {
   k: number;
   /** AuxK latents per row (0: no AuxK). */
   kAux: number;
-  /** Dead after this many examples without firing (clamped to u32). */
+  /** Dead after this many examples without firing (an integer below 2⁵³). */
   deadWindow: number;
   auxCoef: number;
   gradClip: number;
@@ -81,7 +82,8 @@ const F: u32 = ${s.n}u;
 const K: u32 = ${s.k}u;
 const KA: u32 = ${s.kAux}u;
 const KK: u32 = ${kk}u;
-const WINDOW: u32 = ${Math.min(s.deadWindow, 0xffffffff)}u;
+const WINDOW_LO: u32 = ${s.deadWindow % 2 ** 32}u;
+const WINDOW_HI: u32 = ${Math.floor(s.deadWindow / 2 ** 32)}u;
 const AUX_COEF: f32 = ${f(s.auxCoef)};
 const GRAD_CLIP: f32 = ${f(s.gradClip)};
 const BETA1: f32 = ${f(s.beta1)};
@@ -130,7 +132,8 @@ export function stepKernels(s: KernelShape): Record<string, KernelSource> {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let j = groupIndex(wid, nwg) * WG + t;
   if (j >= F) { return; }
-  let isDead = since[j] >= WINDOW;
+  let hi = since[F + j];
+  let isDead = hi > WINDOW_HI || (hi == WINDOW_HI && since[j] >= WINDOW_LO);
   dead[j] = select(0u, 1u, isDead);
   if (isDead) { atomicAdd(&scalars.nDead, 1u); }
 }`),
@@ -506,8 +509,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (t == 0u) {
     latF[j] = gLat;
     latF[F + j] = sq + gLat * gLat;
-    let sf = since[j];
-    since[j] = select(select(sf + b, 0xffffffffu, sf > 0xffffffffu - b), 0u, atomicLoad(&fired) != 0u);
+    if (atomicLoad(&fired) != 0u) {
+      since[j] = 0u;
+      since[F + j] = 0u;
+    } else {
+      let lo = since[j] + b; // 64-bit add with carry
+      since[F + j] = since[F + j] + select(0u, 1u, lo < b);
+      since[j] = lo;
+    }
   }
 }`);
 }

@@ -6,7 +6,7 @@
  * gradient, gathered per latent from a `[B, F]` slot map, so no dense `[B, F]` gradient product is ever formed.
  *
  * Precision: float32 throughout (the reference keeps float64 intermediates); sums run in a fixed order, so
- * the engine is deterministic. Dead counters are u32 on the device (saturating at 2³² − 1 examples).
+ * the engine is deterministic. Dead counters are two u32 words per latent on the device (exact to 2⁵³).
  */
 import { SaerchError } from "../../core/errors.js";
 import type { ResolvedSaeConfig } from "../config.js";
@@ -25,7 +25,7 @@ const SCALAR_BYTES = 32;
 const PARAM_BUFFERS = ["wEnc", "bLat", "wDec", "bPre", "mEnc", "vEnc", "mLat", "vLat", "mDec", "vDec", "mPre", "vPre"] as const;
 
 /** A compiled kernel. */
-interface Pipeline {
+export interface Pipeline {
   source: KernelSource;
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
@@ -35,6 +35,34 @@ interface Pipeline {
 export function grid(groups: number): [number, number] {
   if (groups <= MAX_GROUPS_X) return [Math.max(1, groups), 1];
   return [MAX_GROUPS_X, Math.ceil(groups / MAX_GROUPS_X)];
+}
+
+/** Pipelines compiled per device, by WGSL source (a software adapter takes seconds per compile). */
+const PIPELINE_CACHE = new WeakMap<GPUDevice, Map<string, Pipeline>>();
+
+/** Compile (or reuse) a kernel's pipeline with an explicit layout: uniform at 0, its storage buffers after. */
+export function compilePipeline(device: GPUDevice, source: KernelSource): Pipeline {
+  let cache = PIPELINE_CACHE.get(device);
+  if (!cache) PIPELINE_CACHE.set(device, (cache = new Map()));
+  const hit = cache.get(source.code);
+  if (hit) return hit;
+  // An explicit layout (not "auto"): every declared binding stays in it, used by the kernel or not.
+  const layout = device.createBindGroupLayout({
+    label: source.name,
+    entries: [
+      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" } },
+      ...source.buffers.map((_, i) => ({ binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" as const } })),
+    ],
+  });
+  const module = device.createShaderModule({ label: source.name, code: source.code });
+  const pipeline = device.createComputePipeline({
+    label: source.name,
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: "main" },
+  });
+  const out = { source, pipeline, layout };
+  cache.set(source.code, out);
+  return out;
 }
 
 /** Options of the webgpu engine. */
@@ -88,23 +116,7 @@ export class WebGpuTrainStep implements TrainStep {
       beta2: config.beta2,
       eps: config.eps,
     };
-    this.pipelines = Object.values(stepKernels(shape)).map((source) => {
-      // An explicit layout (not "auto"): every declared binding stays in it, used by the kernel or not.
-      const layout = device.createBindGroupLayout({
-        label: source.name,
-        entries: [
-          { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" } },
-          ...source.buffers.map((_, i) => ({ binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" as const } })),
-        ],
-      });
-      const module = device.createShaderModule({ label: source.name, code: source.code });
-      const pipeline = device.createComputePipeline({
-        label: source.name,
-        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: "main" },
-      });
-      return { source, pipeline, layout };
-    });
+    this.pipelines = Object.values(stepKernels(shape)).map((source) => compilePipeline(device, source));
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const { d, n } = config;
     const upload = (name: string, data: Float32Array | Uint32Array): void => {
@@ -126,7 +138,12 @@ export class WebGpuTrainStep implements TrainStep {
     upload("vDec", a.v.wDecFD);
     upload("mPre", a.m.bPreD);
     upload("vPre", a.v.bPreD);
-    upload("since", Uint32Array.from(init.sinceFiredF, (s) => Math.min(s, 0xffffffff)));
+    const sinceF2 = new Uint32Array(2 * n);
+    init.sinceFiredF.forEach((s, j) => {
+      sinceF2[j] = s % 2 ** 32;
+      sinceF2[n + j] = Math.floor(s / 2 ** 32);
+    });
+    upload("since", sinceF2);
     upload("dead", new Uint32Array(n));
     upload("grads", new Float32Array(2 * n * d));
     upload("latF", new Float32Array(2 * n));
@@ -301,7 +318,8 @@ export class WebGpuTrainStep implements TrainStep {
     const f32 = (name: string, len: number): Float32Array => new Float32Array(got.get(name)!, 0, len).slice();
     const params: SaeParams = { d, n, wEncFD: f32("wEnc", n * d), bLatF: f32("bLat", n), wDecFD: f32("wDec", n * d), bPreD: f32("bPre", d) };
     const moment = (m: "m" | "v"): AdamState["m"] => ({ wEncFD: f32(`${m}Enc`, n * d), bLatF: f32(`${m}Lat`, n), wDecFD: f32(`${m}Dec`, n * d), bPreD: f32(`${m}Pre`, d) });
-    const sinceFiredF = Float64Array.from(new Uint32Array(got.get("since")!, 0, n));
+    const sinceF2 = new Uint32Array(got.get("since")!, 0, 2 * n);
+    const sinceFiredF = Float64Array.from({ length: n }, (_, j) => sinceF2[n + j]! * 2 ** 32 + sinceF2[j]!);
     return { params, adam: { t: this.t, m: moment("m"), v: moment("v") }, sinceFiredF };
   }
 

@@ -12,7 +12,7 @@ import {
   WEBGPU_INSTALL_FIX,
   type WebGpuAdapterReport,
 } from "../../../src/sae/webgpu/adapter.js";
-import { noAdapter } from "./gpu-available.js";
+import { gpuContext, noAdapter } from "./gpu-available.js";
 
 /** An adapter like llvmpipe's, with a 128 MiB storage binding. */
 const SMALL: WebGpuAdapterReport = {
@@ -63,6 +63,7 @@ describe("webgpu adapter", () => {
 
   it.skipIf(noAdapter !== undefined)("opens a device with the adapter's storage limits and reports the adapter", async () => {
     const { device, adapter } = await openWebGpuDevice();
+    expect(gpuContext!.adapter).toEqual(adapter);
     try {
       expect(adapter.vendor.length).toBeGreaterThan(0);
       expect(device.limits.maxStorageBufferBindingSize).toBe(adapter.maxStorageBufferBindingSize);

@@ -15,7 +15,7 @@ import { NaiveTrainStep } from "../../../src/sae/naive.js";
 import { initSaeParams, zeroAdamState } from "../../../src/sae/params.js";
 import type { StepStats, TrainState, TrainStep } from "../../../src/sae/train-step.js";
 import { WebGpuTrainStep } from "../../../src/sae/webgpu/step.js";
-import { noAdapter } from "./gpu-available.js";
+import { GPU_TEST_TIMEOUT_MS, gpuContext, noAdapter } from "./gpu-available.js";
 
 const KEYS = ["wEncFD", "bLatF", "wDecFD", "bPreD"] as const;
 /** Relative tolerance against the float64-intermediate reference (float32 sums in another order). */
@@ -68,7 +68,7 @@ async function expectStatesClose(a: TrainStep, b: TrainStep, where: string): Pro
 /** Run both engines over the batches, comparing stats every step and the full state at the end. */
 async function compareWithNaive(c: ResolvedSaeConfig, init: TrainState, xs: Float32Array[]): Promise<StepStats[]> {
   const naive = new NaiveTrainStep(c, init);
-  const gpu = await WebGpuTrainStep.create(c, init);
+  const gpu = await WebGpuTrainStep.create(c, init, { context: gpuContext! });
   const stats: StepStats[] = [];
   try {
     for (const [i, x] of xs.entries()) {
@@ -84,7 +84,7 @@ async function compareWithNaive(c: ResolvedSaeConfig, init: TrainState, xs: Floa
   return stats;
 }
 
-describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep matches the naive reference", () => {
+describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep matches the naive reference", { timeout: GPU_TEST_TIMEOUT_MS }, () => {
   it("d = 7, n = 13, k = 3, kAux = 5, B = 6: five steps, latents dying along the way", async () => {
     const c = config({ d: 7, n: 13, k: 3, kAux: 5, deadWindow: 12 });
     const stats = await compareWithNaive(c, initState(c), batches(7, 6, 5, 1));
@@ -116,6 +116,15 @@ describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep matches the naive refe
     for (const s of stats) expect(s.auxk).toBe(0);
   });
 
+  it("dead counters past 2³² (64-bit on the device): a window of 2³² + 1, a counter crossing 2³² mid-run", async () => {
+    // Latent 0 starts at 2⁴⁰ + 3 (dead), latent 1 at 2³² − 2 (alive; 2³² + 4 after one batch of 6 if it
+    // does not fire, and then dead), the rest at 0.
+    const c = config({ d: 7, n: 13, k: 3, kAux: 4, deadWindow: 2 ** 32 + 1 });
+    const init = initState(c, (j) => (j === 0 ? 2 ** 40 + 3 : j === 1 ? 2 ** 32 - 2 : 0));
+    const stats = await compareWithNaive(c, init, batches(7, 6, 3, 21));
+    expect(stats[0]!.deadFraction).toBeCloseTo(1 / 13, 12);
+  });
+
   it("sizes past one workgroup and one GEMM tile: d = 70, n = 150, k = 5, kAux = 9, B = 67 then 130", async () => {
     // 150 latents = 2 GEMM tiles + 22, 70 dims = 64 + 6, 130 rows > 2 × 64 (three compaction chunks per latent).
     const c = config({ d: 70, n: 150, k: 5, kAux: 9, batch: 67, deadWindow: 134, lr: 3e-3 });
@@ -125,13 +134,13 @@ describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep matches the naive refe
   });
 });
 
-describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep contracts", () => {
+describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep contracts", { timeout: GPU_TEST_TIMEOUT_MS }, () => {
   it("is deterministic: two engines from the same state agree bit for bit", async () => {
     const c = config({ d: 70, n: 150, k: 5, kAux: 9, batch: 67, deadWindow: 67 });
     const init = initState(c);
     const xs = batches(70, 67, 3, 13);
     const run = async (): Promise<TrainState> => {
-      const e = await WebGpuTrainStep.create(c, init);
+      const e = await WebGpuTrainStep.create(c, init, { context: gpuContext! });
       for (const x of xs) await e.step(x);
       const s = await e.state();
       await e.close();
@@ -167,7 +176,7 @@ describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep contracts", () => {
 
   it("rejects a one-row batch, a ragged batch, identical rows, non-finite values, and use after close", async () => {
     const c = config({ d: 7, n: 13, k: 3 });
-    const step = await WebGpuTrainStep.create(c, initState(c));
+    const step = await WebGpuTrainStep.create(c, initState(c), { context: gpuContext! });
     await expect(step.step(new Float32Array(7))).rejects.toThrow(/at least 2 rows/);
     await expect(step.step(new Float32Array(10))).rejects.toThrow(/whole number of rows/);
     await expect(step.step(new Float32Array(14).fill(0.5))).rejects.toThrow(/identical/);
