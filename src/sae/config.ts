@@ -6,8 +6,11 @@ import { z } from "zod";
 import { SaerchError } from "../core/errors.js";
 import type { Profile } from "../runtime/profile.js";
 
-/** Compute engines: onnx (fast, sparse-aware, default) or tfjs (autograd reference; GPU via tfjs-node-gpu). */
-export const SAE_ENGINES = ["onnx", "tfjs"] as const;
+/**
+ * Compute engines: onnx (fast, sparse-aware, default), tfjs (autograd reference; GPU via tfjs-node-gpu) or
+ * webgpu (the whole step on a WebGPU device through Dawn: a GPU's Vulkan driver, or Mesa's software one).
+ */
+export const SAE_ENGINES = ["onnx", "tfjs", "webgpu"] as const;
 /** A compute engine name. */
 export type SaeEngine = (typeof SAE_ENGINES)[number];
 
@@ -48,7 +51,7 @@ export const SaeConfig = z
       .default(10_000)
       .describe("rows whose coordinate-wise median initialises the pre-bias (the paper: ~10k embeddings)"),
     seed: z.number().int().default(0).describe("seeds initialisation and batch order"),
-    engine: z.enum(SAE_ENGINES).default("onnx").describe("onnx: sparse-aware step on onnxruntime (default); tfjs: autograd reference"),
+    engine: z.enum(SAE_ENGINES).default("onnx").describe("onnx: sparse-aware step on onnxruntime (default); tfjs: autograd reference; webgpu: whole step on a WebGPU device"),
     threads: z.number().int().min(0).default(0).describe("CPU threads for the engine; 0 = one per core"),
     checkpointEvery: z.number().int().min(1).default(500).describe("steps between atomic checkpoints: what a crash can lose"),
     logEvery: z.number().int().min(1).default(50).describe("steps between metric lines (metrics.jsonl and the progress report)"),
