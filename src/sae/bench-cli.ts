@@ -32,6 +32,11 @@ function row(r: SaeBenchResult): Record<string, string> {
   };
 }
 
+/** Printed after a webgpu measurement on a CPU rasteriser. */
+export const SOFTWARE_NOTE =
+  "software adapter (CPU rasteriser): a correctness run — the full-size step ran end to end on the device — not a speed figure; " +
+  "measure on a machine with a GPU and its vendor's Vulkan driver";
+
 /** Run the benchmark; returns the exit code. */
 export async function benchSaeMain(args: BenchSaeArgs): Promise<number> {
   try {
@@ -45,8 +50,13 @@ export async function benchSaeMain(args: BenchSaeArgs): Promise<number> {
         batch: num(args.batch, 1024),
         steps,
       });
-      if (args.json) console.log(JSON.stringify(r));
-      else console.table([row(r)]);
+      if (args.json) {
+        console.log(JSON.stringify(r.softwareAdapter ? { ...r, note: SOFTWARE_NOTE } : r));
+        return 0;
+      }
+      console.table([row(r)]);
+      if (r.adapter !== undefined) console.log(`adapter: ${r.adapter}`);
+      if (r.softwareAdapter) console.log(SOFTWARE_NOTE);
       return 0;
     }
     const results: SaeBenchResult[] = [];
