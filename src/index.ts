@@ -66,6 +66,9 @@ export { loadSaeWeights, saveSaeWeights } from "./sae/checkpoint.js";
 export { encodeStore, featureStats, loadCodes, type SparseCodes } from "./sae/encode.js";
 export { runSaeStage, type SaeDomainResult } from "./sae/stage.js";
 export { saePaperRows } from "./sae/compare.js";
+export { type WebGpuAdapterReport, checkAdapterFits, openWebGpuDevice, requestWebGpuAdapter } from "./sae/webgpu/adapter.js";
+export { createWebGpuEncoder } from "./sae/webgpu/encode.js";
+export { runGpuChecks } from "./sae/webgpu/gpu-check.js";
 
 // stage 3: scaling laws and feature splitting
 export { runSweep, sweepPreset } from "./scaling/sweep.js";

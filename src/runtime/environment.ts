@@ -25,6 +25,8 @@ const REPORTED_PACKAGES = [
   "@tensorflow/tfjs",
   "@tensorflow/tfjs-backend-wasm",
   "@tensorflow/tfjs-node-gpu",
+  "@tensorflow/tfjs-backend-webgpu",
+  "webgpu",
   "arquero",
   "plotly.js-dist-min",
   "playwright-core",
