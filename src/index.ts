@@ -29,11 +29,11 @@ export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
 export { readJsonl, writeJsonl } from "./io/jsonl.js";
 export { RunInUseError } from "./io/run-lock.js";
 
-// runtime: profiles, engines, environment, display
-export { type Profile, PROFILES, resolveProfile } from "./runtime/profile.js";
-export { type EngineProbe, listGpus, onnxExecutionProviders, probeEngines } from "./runtime/engines.js";
-export { pathReport, versionReport } from "./runtime/environment.js";
-export { comparisonTable, type ComparisonRow, htmlTable } from "./runtime/display.js";
+// compute and tools: profiles, engine probes, environment report, notebook tables
+export { type Profile, PROFILES, resolveProfile } from "./compute/profile.js";
+export { type EngineProbe, listGpus, onnxExecutionProviders, probeEngines } from "./compute/engines.js";
+export { pathReport, versionReport } from "./tools/environment.js";
+export { comparisonTable, type ComparisonRow, htmlTable } from "./tools/display.js";
 
 // stage 1: corpus
 export { CorpusConfig, parseCorpusConfig } from "./corpus/config.js";

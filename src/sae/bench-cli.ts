@@ -1,10 +1,10 @@
 /**
  * The `npm run bench:sae` command: a table over engines and shapes, or one JSON line for scripted use; every
- * run keeps its record in `data/bench/sae-<timestamp>.json` (src/runtime/bench-record.ts).
+ * run keeps its record in `data/bench/sae-<timestamp>.json` (src/tools/bench-record.ts).
  */
 import { describeError } from "../core/errors.js";
 import { displayPath, sharedPath } from "../io/paths.js";
-import { writeBenchRecord } from "../runtime/bench-record.js";
+import { writeBenchRecord } from "../tools/bench-record.js";
 import { readNpyRows } from "../io/npy.js";
 import { benchSaeEngine, benchTorchPeer, type SaeBenchResult } from "./bench.js";
 import type { EngineName } from "./engines.js";

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { SaerchError } from "../core/errors.js";
-import type { Profile } from "../runtime/profile.js";
+import type { Profile } from "../compute/profile.js";
 
 /**
  * Compute engines: onnx (fast, sparse-aware, default), tfjs (autograd reference; GPU via tfjs-node-gpu) or

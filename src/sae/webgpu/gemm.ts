@@ -3,7 +3,7 @@
  * denominator of the benchmark's step ÷ GEMM ratio and the engine probe's GFLOP/s (METHOD.md §2: the one dense
  * product of a training step, 2·B·D·F flops).
  */
-import { bestTimeSeconds } from "../../runtime/engines.js";
+import { bestTimeSeconds } from "../../compute/engines.js";
 import type { WebGpuContext } from "./adapter.js";
 import { GEMM_TILE, stepKernels } from "./kernels.js";
 import { compilePipeline } from "./step.js";

@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { matmulNaive } from "../../src/core/matrix.js";
 import { Rng } from "../../src/core/rng.js";
 import { repoPath } from "../../src/io/paths.js";
-import { gemmMaxError, probeOnnx, probeTfjs, probeWebGpu } from "../../src/runtime/engines.js";
-import { buildOnnxModel, matmulModel } from "../../src/runtime/onnx-model.js";
+import { gemmMaxError, probeOnnx, probeTfjs, probeWebGpu } from "../../src/compute/engines.js";
+import { buildOnnxModel, matmulModel } from "../../src/compute/onnx-model.js";
 
 describe("ONNX models built from TypeScript", () => {
   it("a MatMul graph on onnxruntime matches the naive product on an awkward shape", async () => {
@@ -121,7 +121,7 @@ describe("webgpu probe", () => {
 
   it("with no Vulkan driver visible, says no adapter was found and names the packages to install", () => {
     // A process whose Vulkan loader finds no driver (the ICD list points nowhere): what a machine without one sees.
-    const script = `import(${JSON.stringify(pathToFileURL(repoPath("dist", "runtime", "engines.js")).href)}).then(async (m) => console.log(JSON.stringify(await m.probeWebGpu())))`;
+    const script = `import(${JSON.stringify(pathToFileURL(repoPath("dist", "compute", "engines.js")).href)}).then(async (m) => console.log(JSON.stringify(await m.probeWebGpu())))`;
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
       encoding: "utf8",
       env: { ...process.env, VK_ICD_FILENAMES: "/nonexistent.json", VK_DRIVER_FILES: "/nonexistent.json" },
