@@ -52,8 +52,8 @@ export { createStoreEmbedder } from "./embed/store-embedder.js";
 export { adoptNpy } from "./embed/adopt-npy.js";
 export { embedPreset, EmbedStageConfig } from "./embed/config.js";
 export { createEmbedder, type EmbedStageResult, runEmbedStage } from "./embed/stage.js";
-export { EmbeddingStore, type StoreStats, storeStats } from "./embed/store-reader.js";
-export { domainCosines, npyRowsById, reproductionCheck } from "./embed/checks.js";
+export { EmbeddingStore, type StoreOpenOptions, type StoreStats, storeStats } from "./embed/store-reader.js";
+export { type DomainCosineOptions, domainCosines, npyRowsById, reproductionCheck, storeDomainCosines } from "./embed/checks.js";
 export { embedPaperRows } from "./embed/compare.js";
 export { countTokens, truncateToTokens } from "./tokenizer/tokens.js";
 
