@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { benchStore, benchUseLite, readBenchTexts } from "../dist/embed/bench-providers.js";
 import { displayPath } from "../dist/io/paths.js";
-import { writeBenchRecord } from "../dist/runtime/bench-record.js";
+import { writeBenchRecord } from "../dist/tools/bench-record.js";
 
 const startedAt = new Date().toISOString();
 const useLite = [];

@@ -3,7 +3,7 @@
 Usage: run_notebook.py <in.ipynb> <out.ipynb> <kernel> <timeout_s>
 Writes the executed (or partially executed) notebook to <out.ipynb> and prints one JSON line on stdout:
 {"ok": bool, "failed_cell": int | null, "error": str | null}. The cell index counts all cells from 0.
-Driven by src/runtime/notebooks.ts; not meant to be called by hand.
+Driven by src/tools/notebooks.ts; not meant to be called by hand.
 """
 import json
 import os

@@ -1,142 +1,141 @@
 /**
- * saerch-ts — the public API that notebooks and scripts import (compiled to dist/index.js).
+ * saerch-ts — the public API (compiled to dist/index.js; notebooks import it as `s`).
  * Sparse autoencoders on dense text embeddings, after O'Neill, Ye, Iyer & Wu (2024),
  * "Disentangling Dense Embeddings with Sparse Autoencoders".
+ *
+ * A deliberate list, grouped by stage: each stage's entry point (`run…Stage`), its zod config and size
+ * presets, its result types, the building blocks a researcher calls on their own (embedders, the SAE
+ * model, search and interventions, fits, family statistics) and one function per figure. Internals — file
+ * formats and names, prompt parsers, worker pools, the notebook runner, the ONNX/WASM builders and the
+ * local OpenAI-compatible test server — are imported from their modules by the code and tests that need
+ * them and are not part of this API (README, "Library API").
  */
-export * from "./core/errors.js";
-export * from "./core/pca.js";
-export * from "./core/progress.js";
-export * from "./core/matrix.js";
-export * from "./core/rng.js";
-export * from "./core/stats.js";
-export * from "./core/topk.js";
-export * from "./core/vector.js";
-export * from "./corpus/arxiv.js";
-export * from "./corpus/config.js";
-export * from "./corpus/document.js";
-export * from "./corpus/load.js";
-export * from "./corpus/select.js";
-export * from "./corpus/stats.js";
-export * from "./embed/adopt-npy.js";
-export * from "./embed/checks.js";
-export * from "./embed/compare.js";
-export * from "./embed/config.js";
-export * from "./embed/embedder.js";
-export * from "./embed/embedder-id.js";
-export * from "./embed/manifest.js";
-export * from "./embed/openai.js";
-export * from "./net/concurrency.js";
-export * from "./net/retry.js";
-export * from "./tokenizer/tokens.js";
-export * from "./embed/stage.js";
-export * from "./embed/store.js";
-export * from "./embed/store-reader.js";
-export * from "./embed/store-embedder.js";
-export * from "./embed/transformers.js";
-export * from "./embed/use-lite.js";
-export * from "./families/authors-families.js";
-export * from "./families/build.js";
-export * from "./families/config.js";
-export * from "./families/cooccurrence.js";
-export * from "./families/examples.js";
-export * from "./families/families-json.js";
-export * from "./families/forest.js";
-export * from "./families/graph-export.js";
-export * from "./families/labeller.js";
-export * from "./families/paper.js";
-export * from "./families/prompts.js";
-export * from "./families/report.js";
-export * from "./families/scorer.js";
-export * from "./families/stability.js";
-export * from "./families/stage.js";
-export * from "./families/stats.js";
-export * from "./interpret/baseline.js";
-export * from "./interpret/clean.js";
-export * from "./interpret/config.js";
+
+// core: errors, math, progress
+export { describeError, FormatError, SaerchError } from "./core/errors.js";
+export { type Matrix, matmul, matmulTransB, shapeOf, transpose, zeros } from "./core/matrix.js";
+export { type Pca, type PcaOptions, pcaFit, pcaProject } from "./core/pca.js";
+export { type Progress, progress } from "./core/progress.js";
+export { Rng } from "./core/rng.js";
+export { type Histogram, histogram, mean, median, pearson, quantile, variance } from "./core/stats.js";
+export { rowTopK, type TopK } from "./core/topk.js";
+export { cosine, cosineMatrix, dot, maxCosinePerRow, norm, normalizeRowsInPlace, rowNorms } from "./core/vector.js";
+
+// io: paths, artefacts, file formats
+export { benchDir, dataDir, displayPath, figuresDir, repoPath, sharedDir, sharedPath } from "./io/paths.js";
+export { type ArtefactRun, artefactRun, runIdFor } from "./io/artefact.js";
+export { readNpy, readNpyRows, writeNpy } from "./io/npy.js";
+export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
+export { readJsonl, writeJsonl } from "./io/jsonl.js";
+export { RunInUseError } from "./io/run-lock.js";
+
+// compute and tools: profiles, engine probes, environment report, notebook tables
+export { type Profile, PROFILES, resolveProfile } from "./compute/profile.js";
+export { type EngineProbe, listGpus, onnxExecutionProviders, probeEngines } from "./compute/engines.js";
+export { pathReport, versionReport } from "./tools/environment.js";
+export { comparisonTable, type ComparisonRow, htmlTable } from "./tools/display.js";
+
+// stage 1: corpus
+export { CorpusConfig, parseCorpusConfig } from "./corpus/config.js";
+export { type Doc, docText } from "./corpus/document.js";
+export { loadDocs, streamDocs } from "./corpus/load.js";
+export { filterDocs, sampleDocs, selectCorpus, stratifiedSample } from "./corpus/select.js";
+export { type CorpusStats, corpusStats } from "./corpus/stats.js";
+export { harvestArxiv } from "./corpus/arxiv.js";
+
+// stage 1: embeddings
+export { type Embedder } from "./embed/embedder.js";
+export { createUseLiteEmbedder } from "./embed/use-lite.js";
+export { createOpenAIEmbedder } from "./embed/openai.js";
+export { createTransformersEmbedder } from "./embed/transformers.js";
+export { createStoreEmbedder } from "./embed/store-embedder.js";
+export { adoptNpy } from "./embed/adopt-npy.js";
+export { embedPreset, EmbedStageConfig } from "./embed/config.js";
+export { createEmbedder, type EmbedStageResult, runEmbedStage } from "./embed/stage.js";
+export { EmbeddingStore, type StoreOpenOptions, type StoreStats, storeStats } from "./embed/store-reader.js";
+export { type DomainCosineOptions, domainCosines, npyRowsById, reproductionCheck, storeDomainCosines } from "./embed/checks.js";
+export { embedPaperRows } from "./embed/compare.js";
+export { countTokens, truncateToTokens } from "./tokenizer/tokens.js";
+
+// stage 2: SAE training and encoding
+export { resolveSaeConfig, SaeConfig, saePreset } from "./sae/config.js";
+export { type AdamState, initSaeParams, type SaeParams } from "./sae/params.js";
+export { decodeSparse, encodeTopK, nmse, reconstruct } from "./sae/model.js";
+export { trainSae, type TrainSaeResult } from "./sae/trainer.js";
+export { loadSaeWeights, saveSaeWeights } from "./sae/checkpoint.js";
+export { encodeStore, featureStats, loadCodes, type SparseCodes } from "./sae/encode.js";
+export { runSaeStage, type SaeDomainResult } from "./sae/stage.js";
+export { saePaperRows } from "./sae/compare.js";
+export { type WebGpuAdapterReport, checkAdapterFits, openWebGpuDevice, requestWebGpuAdapter } from "./sae/webgpu/adapter.js";
+export { createWebGpuEncoder } from "./sae/webgpu/encode.js";
+export { runGpuChecks } from "./sae/webgpu/gpu-check.js";
+
+// stage 3: scaling laws and feature splitting
+export { runSweep, sweepPreset } from "./scaling/sweep.js";
+export { fitComputeLaw, fitJoint, fitPowerLaw } from "./scaling/fit.js";
+export { fitSweep, paperAlphas, splittingPairs, standardSplittingPairs } from "./scaling/analysis.js";
+export { matchFeatures, splittingSummary } from "./scaling/splitting.js";
+export { scalingPaperRows } from "./scaling/compare.js";
+
+// stage 4: interpretation
+export { InterpretConfig, interpretPreset } from "./interpret/config.js";
 export {
-  BudgetExceededError,
-  BudgetedLlmClient,
-  CostMeter,
-  costUsd,
-  estimateLabellingCost,
-  worstCaseUsd,
-  type Charge,
-  type CostSummary,
-  type RoleCost,
-  type RoleEstimate,
-} from "./interpret/cost.js";
-export * from "./interpret/examples.js";
-export * from "./interpret/labeller.js";
-export * from "./interpret/llm-client.js";
-export * from "./interpret/llm-scorer.js";
-export * from "./interpret/paper.js";
-export * from "./interpret/prompts.js";
-export * from "./interpret/report.js";
-export * from "./interpret/request-cache.js";
-export * from "./interpret/scores.js";
-export * from "./interpret/spend-ledger.js";
-export * from "./interpret/stage.js";
-export * from "./interpret/terms.js";
-export * from "./interpret/tune-baseline.js";
-export * from "./interpret/tune-baseline-stage.js";
-export * from "./interpret/types.js";
-export * from "./io/artefact.js";
-export * from "./io/atomic.js";
-export * from "./io/jsonl.js";
-export * from "./io/npy.js";
-export * from "./io/paths.js";
-export * from "./io/run-lock.js";
-export * from "./io/safetensors.js";
-export * from "./plot/embed-figures.js";
-export * from "./plot/families-figures.js";
-export * from "./plot/family-graph-figure.js";
-export * from "./plot/interpret-figures.js";
-export * from "./plot/sae-figures.js";
-export * from "./plot/scaling-figures.js";
-export * from "./plot/figures.js";
-export * from "./plot/render.js";
-export * from "./plot/save.js";
-export * from "./plot/spec.js";
-export * from "./plot/steer-figures.js";
-export * from "./runtime/display.js";
-export * from "./sae/checkpoint.js";
-export * from "./sae/config.js";
-export * from "./sae/encode.js";
-export * from "./sae/engines.js";
-export * from "./sae/model.js";
-export * from "./sae/naive.js";
-export * from "./sae/onnx-encode.js";
-export * from "./sae/onnx-step.js";
-export * from "./sae/params.js";
-export * from "./sae/stage.js";
-export * from "./sae/compare.js";
-export * from "./sae/tfjs-step.js";
-export * from "./sae/train-step.js";
-export * from "./sae/trainer.js";
-export * from "./scaling/analysis.js";
-export * from "./scaling/compare.js";
-export * from "./scaling/cosine-onnx.js";
-export * from "./scaling/fit.js";
-export * from "./scaling/paper.js";
-export * from "./scaling/splitting.js";
-export * from "./scaling/sweep.js";
-export * from "./steer/config.js";
-export * from "./steer/evaluate.js";
-export * from "./steer/interventions.js";
-export * from "./steer/judges.js";
-export * from "./steer/paper.js";
-export * from "./steer/prompts.js";
-export * from "./steer/ranker.js";
-export * from "./steer/exact-index.js";
-export * from "./steer/report.js";
-export * from "./steer/search.js";
-export * from "./steer/stage.js";
-export * from "./runtime/engines.js";
-export * from "./runtime/environment.js";
-export * from "./runtime/local-openai-server.js";
-export * from "./runtime/notebooks.js";
-export * from "./runtime/onnx-model.js";
-export * from "./runtime/profile.js";
+  estimateInterpretCost,
+  type InterpretResult,
+  type InterpretTarget,
+  resolveScorerKind,
+  runInterpretStage,
+  sweepLadderTargets,
+  targetFromSae,
+} from "./interpret/stage.js";
+export { readLabels } from "./interpret/labeller.js";
+export { chanceCleanFraction, selectCleanFeatures } from "./interpret/clean.js";
+export { buildInterpreterMessages, buildPredictorMessages } from "./interpret/prompts.js";
+export { type LabelRecord } from "./interpret/types.js";
+export { exampleFeatureRows, interpretPaperRows, labelTermCoverage, paperComparisonRows, titleOf } from "./interpret/report.js";
+export { runTuneBaseline } from "./interpret/tune-baseline-stage.js";
+
+// stage 5: feature families
+export { FamiliesConfig, familiesPreset } from "./families/config.js";
+export { type FamiliesResult, type FamiliesStability, familiesStability, runFamiliesStage } from "./families/stage.js";
+export { buildFamilies, type Family, familyFeatures } from "./families/build.js";
+export { cooccurrence } from "./families/cooccurrence.js";
+export { familyStats } from "./families/stats.js";
+export { readFamiliesJson } from "./families/families-json.js";
+export { gexfString, graphmlString } from "./families/graph-export.js";
+export { compareFamilies, readAuthorsFamilies } from "./families/authors-families.js";
+export { familyExampleRows, familyName, familyPaperRows, familyStabilityRows, familyStatsRows, familyToDraw } from "./families/report.js";
+
+// stage 6: steering semantic search
+export { type JudgeKind, SteerConfig, steerPreset } from "./steer/config.js";
+export { runSteerStage, type SteerStageResult } from "./steer/stage.js";
+export { ExactIndex, type SearchHit } from "./steer/exact-index.js";
+export { exactIndexRanker, searchTargetOf } from "./steer/ranker.js";
+export { steeredSearch, type SteerRequest, type SteerResult } from "./steer/search.js";
+export { activeFeatures, addDirection, addDirections, clampQuery, cosineOf, encodeQuery, familyEdits } from "./steer/interventions.js";
+export { activationJudge, textJudge } from "./steer/judges.js";
+export {
+  artefactRows,
+  downSteeringRows,
+  exampleRows,
+  familySteeringRows,
+  paperSteeringRows,
+  pointsOf,
+  steeringRows,
+} from "./steer/report.js";
+
+// figures: one function per figure, saving and rendering
+export { saveFigure, writeFiguresIndex } from "./plot/save.js";
+export { closeRenderer, renderFigure } from "./plot/render.js";
+export { type FigureSpec } from "./plot/spec.js";
+export { engineCheckFigure, histogramFigure } from "./plot/figures.js";
+export { categoryCountsFigure, embeddingMapFigure, overlaidHistogramsFigure } from "./plot/embed-figures.js";
+export { logDensityFigure, trainingCurvesFigure } from "./plot/sae-figures.js";
+export { deadFractionFigure, maxCosineHistogramFigure, nmseVsFlopsFigure, nmseVsSizeFigure } from "./plot/scaling-figures.js";
+export { scoreHistogramsFigure } from "./plot/interpret-figures.js";
+export { childrenHistogramFigure, conditionalVsRandomFigure, cooccurrenceBlocksFigure } from "./plot/families-figures.js";
+export { familyGraphFigure } from "./plot/family-graph-figure.js";
+export { familySteeringFigure, steeringFigure } from "./plot/steer-figures.js";
 
 /** Package version. */
 export const VERSION = "0.1.0";

@@ -2,7 +2,7 @@
  * Notebook 01's "Compared with the paper" table (METHOD.md §1), computed from the run: corpus size, model and
  * width, norms, and the domain separation, beside the paper's corpus constants.
  */
-import type { ComparisonRow } from "../runtime/display.js";
+import type { ComparisonRow } from "../tools/display.js";
 import { PAPER_CORPUS } from "./paper.js";
 
 /** What notebook 01 measured. */

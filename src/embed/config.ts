@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { CorpusConfig } from "../corpus/config.js";
-import type { Profile } from "../runtime/profile.js";
+import type { Profile } from "../compute/profile.js";
 import { OpenAIEmbedOptions } from "./openai.js";
 import { EmbedStoreOptions } from "./store.js";
 import { TransformersEmbedOptions } from "./transformers.js";

@@ -234,6 +234,15 @@ export interface StoreStats {
   norms: Float32Array;
 }
 
+/** Options of `EmbeddingStore.open`. */
+export interface StoreOpenOptions {
+  /**
+   * Largest `readAll()` in bytes (default 1 GiB ≈ 175k × 1536 float32 rows): a whole-store read past it is
+   * refused, naming the streaming calls instead. Set it low to prove a code path never loads the store.
+   */
+  readAllMaxBytes?: number;
+}
+
 /** A validated, opened embedding store. See the module header for what it keeps in memory. */
 export class EmbeddingStore {
   /** Store directory. */
@@ -253,11 +262,13 @@ export class EmbeddingStore {
   private readonly shardStarts: number[];
   private readonly shardPaths: string[];
   private readonly readers: Array<NpyRowReader | undefined>;
+  private readonly readAllMaxBytes: number;
   private idIndex: Map<string, number> | undefined;
   private cachedPerm: { seed: number | string; epoch: number; permN: Int32Array } | undefined;
 
-  private constructor(dir: string, manifest: EmbeddingManifest, ids: string[], hashes: Array<string | null>) {
+  private constructor(dir: string, manifest: EmbeddingManifest, ids: string[], hashes: Array<string | null>, readAllMaxBytes: number) {
     this.dir = dir;
+    this.readAllMaxBytes = readAllMaxBytes;
     this.manifest = manifest;
     this.count = manifest.count;
     this.dim = manifest.dim;
@@ -274,7 +285,9 @@ export class EmbeddingStore {
    * `[rows, D]` and the manifest's dtype and enough bytes, id files matching their shards, ids unique.
    * @throws SaerchError / FormatError naming the file and the fix
    */
-  static open(dir: string): EmbeddingStore {
+  static open(dir: string, options: StoreOpenOptions = {}): EmbeddingStore {
+    const readAllMaxBytes = options.readAllMaxBytes ?? READ_ALL_MAX_BYTES;
+    if (!(readAllMaxBytes >= 0)) throw new SaerchError(`readAllMaxBytes must be a non-negative number of bytes, got ${readAllMaxBytes}`);
     const m = readManifest(dir);
     const manifestPath = join(dir, MANIFEST_FILE);
     if (!m.complete) {
@@ -317,7 +330,7 @@ export class EmbeddingStore {
     if (expectedStart !== m.count) {
       throw new FormatError(manifestPath, `shards hold ${expectedStart} rows but count is ${m.count}`, REBUILD_FIX);
     }
-    const store = new EmbeddingStore(dir, m, ids, hashes);
+    const store = new EmbeddingStore(dir, m, ids, hashes, readAllMaxBytes);
     store.buildIdIndex();
     return store;
   }
@@ -455,14 +468,14 @@ export class EmbeddingStore {
 
   /**
    * The whole store as one `[N, D]` float32 matrix — for small stores only.
-   * @param maxBytes refuse when N·D·4 exceeds this (default 1 GiB)
+   * @param maxBytes refuse when N·D·4 exceeds this (default: the store's `readAllMaxBytes`, 1 GiB unless opened otherwise)
    */
-  readAll(maxBytes = READ_ALL_MAX_BYTES): Float32Array {
+  readAll(maxBytes = this.readAllMaxBytes): Float32Array {
     const bytes = this.count * this.dim * 4;
     if (bytes > maxBytes) {
       throw new SaerchError(
         `readAll would allocate ${(bytes / 2 ** 20).toFixed(0)} MiB (limit ${(maxBytes / 2 ** 20).toFixed(0)} MiB)`,
-        "stream it with rows(start, end) or batches(), or pass a larger maxBytes",
+        "stream it (storeStats, storeDomainCosines, rows(start, end), gather of a sample, batches()), or pass a larger maxBytes",
       );
     }
     return this.rows(0, this.count);

@@ -13,7 +13,7 @@ import type { Embedder } from "../embed/embedder.js";
 import { EmbeddingStore } from "../embed/store-reader.js";
 import { createStoreEmbedder } from "../embed/store-embedder.js";
 import { dataDir, displayPath, repoPath } from "../io/paths.js";
-import { resolveProfile } from "../runtime/profile.js";
+import { resolveProfile } from "../compute/profile.js";
 import { loadSaeWeights } from "../sae/checkpoint.js";
 import { EXPLORER_DB_FILE, ExplorerDb } from "./db.js";
 import { inputsHash, type InputPiece, loadDefaultInputs, SAE_WEIGHTS_FILE } from "./inputs.js";

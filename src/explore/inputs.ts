@@ -23,7 +23,7 @@ import { type InterpretResult, runInterpretStage, sweepLadderTargets, targetFrom
 import type { LabelRecord } from "../interpret/types.js";
 import { runIdFor } from "../io/artefact.js";
 import { dataDir, sharedPath } from "../io/paths.js";
-import type { Profile } from "../runtime/profile.js";
+import type { Profile } from "../compute/profile.js";
 import { loadSaeWeights } from "../sae/checkpoint.js";
 import { saePreset } from "../sae/config.js";
 import { type FeatureStats, loadCodes, type SparseCodes } from "../sae/encode.js";

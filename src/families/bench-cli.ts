@@ -6,7 +6,7 @@
  */
 import { describeError, SaerchError } from "../core/errors.js";
 import { displayPath } from "../io/paths.js";
-import { writeBenchRecord } from "../runtime/bench-record.js";
+import { writeBenchRecord } from "../tools/bench-record.js";
 import { COOC_BLOCK_ROWS } from "./cooccurrence.js";
 import { FamilyCaseSpec, runFamilyBench, runFamilyCase, type FamilyBenchConfigInput, type FamilyBenchReport, type FamilyCaseResult } from "./bench.js";
 

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { BaselineConfig, CleanConfig, DEFAULT_PRICES, LlmConfig, ModelPrice, PRESET_BUDGET_USD } from "../interpret/config.js";
-import type { Profile } from "../runtime/profile.js";
+import type { Profile } from "../compute/profile.js";
 
 /** How the two conditionals P(i|j) and P(j|i) become one undirected edge weight (METHOD.md §5). */
 export const EDGE_WEIGHT_RULES = ["max", "sparser-given-denser"] as const;

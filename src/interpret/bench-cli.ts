@@ -5,7 +5,7 @@
  */
 import { describeError, SaerchError } from "../core/errors.js";
 import { displayPath } from "../io/paths.js";
-import { writeBenchRecord } from "../runtime/bench-record.js";
+import { writeBenchRecord } from "../tools/bench-record.js";
 import { runInterpretBench, type InterpretBenchConfigInput, type InterpretBenchReport } from "./bench.js";
 
 /** Command-line options (strings as parsed by `node:util` parseArgs). */

@@ -4,7 +4,7 @@
  *
  * 1. Throughput: the real path — `labelFeatures` → `LlmScorer` → `BudgetedLlmClient` → `CachedLlmClient`
  *    (a fresh cache file per run, so every request reaches the server) → `OpenAiLlmClient` over HTTP —
- *    against the local server of src/runtime/local-openai-server.ts with a SIMULATED fixed latency per
+ *    against the local server of src/testing/local-openai-server.ts with a SIMULATED fixed latency per
  *    request. Its chat handler answers deterministically: the interpreter gets a short reasoning and
  *    `LABEL: …`, the predictor `CONFIDENCE: …`, both with `usage` filled in (prompt tokens counted by
  *    src/tokenizer, fixed completion sizes). Documents are real abstracts of the shared corpus; the codes are synthetic: each
@@ -26,7 +26,7 @@ import { docText, type Doc } from "../corpus/document.js";
 import { streamDocs } from "../corpus/load.js";
 import { domainsOf } from "../corpus/select.js";
 import { sharedPath } from "../io/paths.js";
-import { startOpenAIServer, type RecordedRequest, type RouteHandler } from "../runtime/local-openai-server.js";
+import { startOpenAIServer, type RecordedRequest, type RouteHandler } from "../testing/local-openai-server.js";
 import type { SparseCodes } from "../sae/encode.js";
 import { InterpretConfig, type InterpretConfigInput, type ModelPrice } from "./config.js";
 import { countChatTokens, encodingForModel, type TokenCounting } from "../tokenizer/tokens.js";

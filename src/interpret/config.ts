@@ -3,7 +3,7 @@
  * chosen, what a request may cost, and which labels count as clean. Defaults follow the paper.
  */
 import { z } from "zod";
-import type { Profile } from "../runtime/profile.js";
+import type { Profile } from "../compute/profile.js";
 
 /** OpenAI's public endpoint: the only base URL that needs an API key. */
 export const OPENAI_CHAT_BASE_URL = "https://api.openai.com/v1";

@@ -3,7 +3,7 @@
  * the paper comparison along the SAE-size ladder and for the stage-2 SAEs, how well label terms carry from
  * the shown abstracts to held-out ones, and example features with their top abstracts.
  */
-import type { ComparisonRow } from "../runtime/display.js";
+import type { ComparisonRow } from "../tools/display.js";
 import { selectCleanFeatures } from "./clean.js";
 import type { CleanConfig } from "./config.js";
 import { PAPER_GPT4O_BOTH_ROLES, PAPER_MEAN_PEARSON } from "./paper.js";

@@ -21,7 +21,7 @@ import { artefactRun } from "../io/artefact.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { displayPath, sharedPath } from "../io/paths.js";
 import { withRunLock } from "../io/run-lock.js";
-import { PROFILES, type Profile } from "../runtime/profile.js";
+import { PROFILES, type Profile } from "../compute/profile.js";
 import { saePreset } from "../sae/config.js";
 import { featureStats, loadCodes } from "../sae/encode.js";
 import { runSaeStage, type SaeDomainResult } from "../sae/stage.js";

@@ -1,10 +1,10 @@
 /**
  * The `npm run bench:sae` command: a table over engines and shapes, or one JSON line for scripted use; every
- * run keeps its record in `data/bench/sae-<timestamp>.json` (src/runtime/bench-record.ts).
+ * run keeps its record in `data/bench/sae-<timestamp>.json` (src/tools/bench-record.ts).
  */
 import { describeError } from "../core/errors.js";
 import { displayPath, sharedPath } from "../io/paths.js";
-import { writeBenchRecord } from "../runtime/bench-record.js";
+import { writeBenchRecord } from "../tools/bench-record.js";
 import { readNpyRows } from "../io/npy.js";
 import { benchSaeEngine, benchTorchPeer, type SaeBenchResult } from "./bench.js";
 import type { EngineName } from "./engines.js";
@@ -38,6 +38,11 @@ function row(r: SaeBenchResult): Record<string, string> {
   };
 }
 
+/** Printed after a webgpu measurement on a CPU rasteriser. */
+export const SOFTWARE_NOTE =
+  "software adapter (CPU rasteriser): a correctness run — the full-size step ran end to end on the device — not a speed figure; " +
+  "measure on a machine with a GPU and its vendor's Vulkan driver";
+
 /** Run the benchmark; returns the exit code. */
 export async function benchSaeMain(args: BenchSaeArgs): Promise<number> {
   try {
@@ -47,8 +52,12 @@ export async function benchSaeMain(args: BenchSaeArgs): Promise<number> {
       const config = { engine: args.engine as EngineName, d: num(args.d, 1536), n: num(args.n, 8192), k: num(args.k, 32), batch: num(args.batch, 1024), steps };
       const r = await benchSaeEngine(config);
       const { path } = writeBenchRecord("sae", { config, figures: { results: [r] }, startedAt });
-      if (args.json) console.log(JSON.stringify(r));
-      else console.table([row(r)]);
+      if (args.json) console.log(JSON.stringify(r.softwareAdapter ? { ...r, note: SOFTWARE_NOTE } : r));
+      else {
+        console.table([row(r)]);
+        if (r.adapter !== undefined) console.log(`adapter: ${r.adapter}`);
+        if (r.softwareAdapter) console.log(SOFTWARE_NOTE);
+      }
       // stdout stays one JSON line with --json; the record's path goes to stderr.
       console.error(`recorded in ${displayPath(path)}`);
       return 0;

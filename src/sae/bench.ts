@@ -10,8 +10,8 @@ import { SaerchError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { normalizeRowsInPlace } from "../core/vector.js";
 import { repoPath } from "../io/paths.js";
-import { bestTimeSeconds } from "../runtime/engines.js";
-import { buildOnnxModel } from "../runtime/onnx-model.js";
+import { bestTimeSeconds } from "../compute/engines.js";
+import { buildOnnxModel } from "../compute/onnx-model.js";
 import { resolveSaeConfig } from "./config.js";
 import { createTrainStep, type EngineName } from "./engines.js";
 import { DeadLatentTracker, initSaeParams, zeroAdamState } from "./params.js";
@@ -25,12 +25,19 @@ export interface SaeBenchResult {
   batch: number;
   stepsPerSecond: number;
   samplesPerSecond: number;
-  /** Seconds of one `[B, D]·[D, F]` encoder product on onnxruntime with the same threads. */
+  /**
+   * Seconds of one `[B, D]·[D, F]` encoder product: on onnxruntime with the same threads, or (engine webgpu)
+   * the engine's own GEMM kernel on the same device.
+   */
   encoderGemmSeconds: number;
   /** Step time / encoder GEMM time (target ≤ 2 for the onnx engine). */
   stepOverGemm: number;
   /** Peak resident memory of this process so far, MB. */
   peakRssMB: number;
+  /** webgpu only: the adapter the step ran on. */
+  adapter?: string;
+  /** webgpu only: true on a CPU rasteriser (llvmpipe): the run checks the full-size step works, its speed means nothing. */
+  softwareAdapter?: boolean;
 }
 
 /** `[R, D]` Gaussian rows normalised to unit length (embedding-like synthetic data). */
@@ -89,7 +96,10 @@ export async function benchSaeEngine(args: {
   // A tenth of the latents dead, so AuxK runs as it does early in training.
   const tracker = new DeadLatentTracker(n, config.deadWindow);
   for (let j = 0; j < n; j += 10) tracker.sinceFiredF[j] = config.deadWindow;
-  const step = await createTrainStep(config, { params, adam: zeroAdamState(d, n), sinceFiredF: tracker.sinceFiredF }, engine);
+  const init = { params, adam: zeroAdamState(d, n), sinceFiredF: tracker.sinceFiredF };
+  // webgpu: one device for the step and the GEMM timing, so the ratio compares work on the same adapter.
+  const gpu = engine === "webgpu" ? await import("./webgpu/bench-device.js").then((m) => m.openBenchDevice()) : undefined;
+  const step = gpu ? await gpu.createStep(config, init) : await createTrainStep(config, init, engine);
   const batches = Math.floor(rows / batch);
   const batchAt = (i: number): Float32Array => dataRD.subarray((i % batches) * batch * d, ((i % batches) + 1) * batch * d);
   try {
@@ -97,8 +107,9 @@ export async function benchSaeEngine(args: {
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) await step.step(batchAt(i + 2));
     const stepSeconds = (performance.now() - t0) / 1000 / steps;
-    const gemm = await encoderGemmSeconds(d, n, batch, threads);
+    const gemm = gpu ? await gpu.gemmSeconds({ b: batch, d, n }) : await encoderGemmSeconds(d, n, batch, threads);
     return {
+      ...(gpu ? { adapter: gpu.adapter, softwareAdapter: gpu.software } : {}),
       engine: step.engine,
       d,
       n,
@@ -112,6 +123,7 @@ export async function benchSaeEngine(args: {
     };
   } finally {
     await step.close();
+    gpu?.close();
   }
 }
 

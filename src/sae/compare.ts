@@ -2,7 +2,7 @@
  * Notebook 02's "Compared with the paper" table (METHOD.md §2), computed from the stage-2 runs: final NMSE
  * beside the paper's astro NMSE at the same k, dead latents beside the paper's finding, reconstruction cosine.
  */
-import type { ComparisonRow } from "../runtime/display.js";
+import type { ComparisonRow } from "../tools/display.js";
 import { PAPER_ASTRO_NMSE } from "../scaling/paper.js";
 import { PAPER_DEAD_LATENTS } from "./paper.js";
 import type { SaeDomainResult } from "./stage.js";

@@ -4,10 +4,14 @@
  */
 import { z } from "zod";
 import { SaerchError } from "../core/errors.js";
-import type { Profile } from "../runtime/profile.js";
+import type { Profile } from "../compute/profile.js";
 
-/** Compute engines: onnx (fast, sparse-aware, default) or tfjs (autograd reference; GPU via tfjs-node-gpu). */
-export const SAE_ENGINES = ["onnx", "tfjs"] as const;
+/**
+ * Compute engines: onnx (fast, sparse-aware, default), tfjs (autograd reference; GPU via tfjs-node-gpu) or
+ * webgpu (the whole step on a WebGPU device through Dawn: a GPU's Vulkan driver, or Mesa's software one);
+ * auto: webgpu on a hardware adapter, onnx otherwise (src/sae/engines.ts).
+ */
+export const SAE_ENGINES = ["onnx", "tfjs", "webgpu", "auto"] as const;
 /** A compute engine name. */
 export type SaeEngine = (typeof SAE_ENGINES)[number];
 
@@ -48,7 +52,10 @@ export const SaeConfig = z
       .default(10_000)
       .describe("rows whose coordinate-wise median initialises the pre-bias (the paper: ~10k embeddings)"),
     seed: z.number().int().default(0).describe("seeds initialisation and batch order"),
-    engine: z.enum(SAE_ENGINES).default("onnx").describe("onnx: sparse-aware step on onnxruntime (default); tfjs: autograd reference"),
+    engine: z.enum(SAE_ENGINES).default("onnx").describe(
+        "onnx: sparse-aware step on onnxruntime (default); tfjs: autograd reference; webgpu: whole step on a WebGPU device; " +
+          "auto: webgpu on a hardware GPU adapter, else onnx",
+      ),
     threads: z.number().int().min(0).default(0).describe("CPU threads for the engine; 0 = one per core"),
     checkpointEvery: z.number().int().min(1).default(500).describe("steps between atomic checkpoints: what a crash can lose"),
     logEvery: z.number().int().min(1).default(50).describe("steps between metric lines (metrics.jsonl and the progress report)"),
@@ -94,7 +101,8 @@ export function resolveSaeConfig(input: SaeConfigInput, trainRows: number): Reso
  * Per-domain training presets. tiny: n = 2·d, k = 16, 150 steps of B = 256 on two kernel threads (CI, seconds);
  * default: n = 8·d, k = 32, 3000 steps of B = 1024 (≈ 200–270 epochs of a 11–14k-row domain: at the
  * paper's constant lr 1e-4 the NMSE is still falling steeply after 40 epochs on a corpus this small);
- * paper: the paper's 50 epochs (on its ≈ 270k-row corpus that is 13,300 steps).
+ * paper: the paper's 50 epochs (on its ≈ 270k-row corpus that is 13,300 steps), on engine "auto" (a GPU when
+ * a hardware WebGPU adapter is there).
  */
 export function saePreset(profile: Profile, d: number): Omit<SaeConfigInput, "d"> {
   switch (profile) {
@@ -105,6 +113,7 @@ export function saePreset(profile: Profile, d: number): Omit<SaeConfigInput, "d"
     case "default":
       return { n: 8 * d, k: 32, steps: 3000 };
     case "paper":
-      return { n: 8 * d, k: 32, epochs: 50 };
+      // The paper trained on a GPU: take one when a hardware WebGPU adapter is there.
+      return { n: 8 * d, k: 32, epochs: 50, engine: "auto" };
   }
 }

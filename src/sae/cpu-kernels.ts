@@ -1,6 +1,6 @@
 /**
  * The kernels of the onnx engine's CPU step (METHOD.md §2, THE STEP SPEC steps 4–12), as row
- * kernels in WebAssembly SIMD (f32x4, assembled by src/runtime/wasm-assembler.ts) with plain-JS twins (the
+ * kernels in WebAssembly SIMD (f32x4, assembled by src/compute/wasm-assembler.ts) with plain-JS twins (the
  * fallback, and the reference the tests hold them to). onnxruntime runs the encoder GEMM and the top-k
  * selections (`onnx-graph.ts`, the select graph); everything after touches only the selected latents, then
  * every parameter once:
@@ -15,7 +15,7 @@
  *
  * The resident buffers, the worker threads and the order of the passes are in `cpu-step.ts`.
  */
-import { assembleModule, F32, F64, I32, V128, WasmFunction } from "../runtime/wasm-assembler.js";
+import { assembleModule, F32, F64, I32, V128, WasmFunction } from "../compute/wasm-assembler.js";
 
 // --- Row helpers: emit a loop over one row of d f32, four lanes at a time, then the d mod 4 tail. ------------
 

@@ -10,7 +10,7 @@
  * tensors, so with threads the encoder weights are mirrored into an ordinary buffer after each update (one
  * `[F, D]` copy) and the selections are copied in from onnxruntime's outputs.
  */
-import { WASM_MAX_PAGES, WASM_PAGE, wasmApi, type WasmMemory } from "../runtime/wasm-assembler.js";
+import { WASM_MAX_PAGES, WASM_PAGE, wasmApi, type WasmMemory } from "../compute/wasm-assembler.js";
 import {
   accumulateRowsInPlace,
   ADAM_PROJECT,

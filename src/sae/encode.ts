@@ -18,7 +18,7 @@ import { AtomicFileWriter, fsyncDir, writeJsonAtomic } from "../io/atomic.js";
 import { encodeNpyHeader, type NpyArray, readNpy, readNpyHeader } from "../io/npy.js";
 import { withRunLock } from "../io/run-lock.js";
 import { checkSaeParams, decodeSparse } from "./model.js";
-import { createSaeEncoder } from "./onnx-encode.js";
+import { createSaeEncoder, type SaeEncoder } from "./onnx-encode.js";
 import type { SaeParams } from "./params.js";
 
 /** File of the `[N, K]` int32 latent indices. */
@@ -33,6 +33,20 @@ export const CODES_FORMAT = "saerch-sae-codes";
 const CODE_BYTES = 4;
 /** Default rows per block when streaming a store. */
 export const DEFAULT_ENCODE_BLOCK_ROWS = 1024;
+/** Where encoding runs: onnxruntime on the CPU, or the webgpu engine's kernels on a WebGPU device. */
+export type EncodeEngine = "onnx" | "webgpu";
+
+/** The encoder that goes with a training engine: webgpu encodes on the device, every other engine on onnxruntime. */
+export function encodeEngine(trainEngine: string): EncodeEngine {
+  return trainEngine === "webgpu" ? "webgpu" : "onnx";
+}
+
+/** Open the encoder of `engine` for `params`, keeping `k` latents per row. */
+export async function openSaeEncoder(params: SaeParams, k: number, engine: EncodeEngine = "onnx"): Promise<SaeEncoder> {
+  if (engine === "onnx") return createSaeEncoder(params, k);
+  const { createWebGpuEncoder } = await import("./webgpu/encode.js");
+  return createWebGpuEncoder(params, k);
+}
 
 /** Sparse codes of N documents: document i's K latents at `[i·K, (i + 1)·K)`, largest pre-activation first. */
 export interface SparseCodes {
@@ -86,6 +100,8 @@ export interface EncodeStoreArgs {
   quiet?: boolean;
   /** SHA-256 of the `sae.safetensors` holding `params` (weights-hash.ts), recorded in codes.json so codes of other weights are re-encoded. */
   weightsSha256?: string;
+  /** Where the encoder runs (default "onnx"); "webgpu" for a run trained with the webgpu engine. */
+  engine?: EncodeEngine;
 }
 
 /** What encodeStore wrote. */
@@ -238,7 +254,7 @@ async function encodeLocked(args: EncodeStoreArgs, count: number, read: (s: numb
   const values = new AtomicFileWriter(valuesPath);
   const acc = new FeatureStatsAccumulator(params.n, k);
   const bar = args.quiet ? undefined : startProgress(count, "SAE encoding", { unit: "docs" });
-  const encoder = await createSaeEncoder(params, k);
+  const encoder = await openSaeEncoder(params, k, args.engine);
   try {
     indices.write(encodeNpyHeader("<i4", [count, k]));
     values.write(encodeNpyHeader("<f4", [count, k]));
@@ -331,6 +347,7 @@ export function loadCodes(dir: string): SparseCodes {
  * whole set (one denominator, as NMSE with the set as the batch) and the mean cosine(x, x̂).
  * @param rows `[R]` store rows (default every row); R ≥ 2
  * @param batch rows per block (default 1024)
+ * @param engine where the encoder runs (default "onnx")
  */
 export async function reconstructionReport(
   params: SaeParams,
@@ -338,6 +355,7 @@ export async function reconstructionReport(
   rows: Int32Array | undefined,
   k: number,
   batch = DEFAULT_ENCODE_BLOCK_ROWS,
+  engine: EncodeEngine = "onnx",
 ): Promise<ReconstructionReport> {
   checkBlock(batch);
   checkSaeParams(params, "reconstructionReport");
@@ -349,7 +367,7 @@ export async function reconstructionReport(
   const sumSqD = new Float64Array(d);
   let err = 0;
   let cosSum = 0;
-  const encoder = await createSaeEncoder(params, k);
+  const encoder = await openSaeEncoder(params, k, engine);
   for (let s = 0; s < count; s += batch) {
     const e = Math.min(count, s + batch);
     const b = e - s;

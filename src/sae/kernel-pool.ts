@@ -22,7 +22,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { SaerchError } from "../core/errors.js";
-import type { WasmMemory } from "../runtime/wasm-assembler.js";
+import type { WasmMemory } from "../compute/wasm-assembler.js";
 
 /** Most arguments a kernel takes. */
 export const MAX_ARGS = 32;

@@ -4,7 +4,7 @@
  * then bound by the encoder GEMM (≈ 100+ GFLOP/s here) instead of a JavaScript loop (≈ 1 GFLOP/s).
  */
 import { availableParallelism } from "node:os";
-import { buildOnnxModel } from "../runtime/onnx-model.js";
+import { buildOnnxModel } from "../compute/onnx-model.js";
 import { checkSaeParams, type SparseCodesBK } from "./model.js";
 import type { SaeParams } from "./params.js";
 

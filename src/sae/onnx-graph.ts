@@ -19,7 +19,7 @@
  *             gDec[idx_q] += z_q·r;  gDec[ia_q] += za_q·rA;  gEnc[idx_q] += dh_q·xc;  gLat[idx_q] += dh_q
  *             gPre = Σ_b r − gLat·wEnc        (x̂ adds bPre; xc subtracts it: Σ_b dL/dxc = gLat·wEnc)
  */
-import { buildOnnxModel, type AttrValue, type NodeSpec, type TensorSpec, type ValueSpec } from "../runtime/onnx-model.js";
+import { buildOnnxModel, type AttrValue, type NodeSpec, type TensorSpec, type ValueSpec } from "../compute/onnx-model.js";
 
 /** Opset of the graphs: ScatterND's `reduction` needs 16; 17 keeps ReduceSum's axes as an input. */
 const STEP_OPSET = 17;

@@ -17,7 +17,7 @@ import { withRunLock } from "../io/run-lock.js";
 import { readStoreDomains } from "../embed/stage.js";
 import type { EmbeddingStore } from "../embed/store-reader.js";
 import type { ResolvedSaeConfig, SaeConfigInput } from "./config.js";
-import { codesProblem, encodeStore, type FeatureStats, featureStats, loadCodes, reconstructionReport } from "./encode.js";
+import { codesProblem, encodeEngine, encodeStore, type FeatureStats, featureStats, loadCodes, reconstructionReport } from "./encode.js";
 import { createTrainStep } from "./engines.js";
 import type { SaeParams } from "./params.js";
 import { METRICS_FILE, type TrainMetrics, trainSae } from "./trainer.js";
@@ -104,8 +104,8 @@ async function trainAndEncode(store: EmbeddingStore, domain: string, rows: Int32
   const reuseCodes = trained.resumed && codesProblem(dir, { count: rows.length, k: trained.config.k, weightsSha256 }) === undefined;
   const features = reuseCodes
     ? featureStats(loadCodes(dir), trained.params.n)
-    : (await encodeStore({ params: trained.params, k: trained.config.k, store, rows, dir, weightsSha256 })).stats;
-  const reconstruction = await reconstructionReport(trained.params, store, rows, trained.config.k);
+    : (await encodeStore({ params: trained.params, k: trained.config.k, store, rows, dir, weightsSha256, engine: encodeEngine(trained.config.engine) })).stats;
+  const reconstruction = await reconstructionReport(trained.params, store, rows, trained.config.k, undefined, encodeEngine(trained.config.engine));
   return {
     domain,
     dir,

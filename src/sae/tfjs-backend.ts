@@ -2,7 +2,8 @@
  * Loading TensorFlow.js for the autograd SAE engine (METHOD.md §2; docs/STACK.md "Compute engine"): which tfjs
  * backend runs the step. "auto" takes the GPU build (@tensorflow/tfjs-node-gpu, backend "tensorflow") when that
  * optional package loads, else WebAssembly (SIMD, single-threaded in Node). The pure-JS "cpu" backend is ~25×
- * slower than wasm and only useful to cross-check kernels.
+ * slower than wasm and only useful to cross-check kernels. "webgpu" (@tensorflow/tfjs-backend-webgpu on Dawn's
+ * adapter, src/sae/webgpu/adapter.ts) is the GPU autograd reference for the webgpu engine.
  *
  * tfjs keeps ONE global active backend: `selectTfjsBackend` is called before every step so two engines on
  * different backends can coexist (tfjs then moves a tensor's data between backends on first use).
@@ -14,7 +15,7 @@ import { SaerchError } from "../core/errors.js";
 export type TfModule = typeof Tf;
 
 /** A concrete tfjs backend this project can run the SAE step on. */
-export const TFJS_BACKENDS = ["wasm", "cpu", "tensorflow"] as const;
+export const TFJS_BACKENDS = ["wasm", "cpu", "tensorflow", "webgpu"] as const;
 /** A concrete tfjs backend name (as `tf.getBackend()` reports it). */
 export type TfjsBackend = (typeof TFJS_BACKENDS)[number];
 /** A backend request: a concrete backend, or "auto" (tensorflow when tfjs-node-gpu loads, else wasm). */
@@ -51,6 +52,12 @@ async function importTf(): Promise<TfModule> {
 async function activate(tf: TfModule, backend: TfjsBackend): Promise<void> {
   if (backend === "wasm") await import("@tensorflow/tfjs-backend-wasm");
   if (backend === "tensorflow") await import(TFJS_NODE_GPU);
+  if (backend === "webgpu") {
+    // tfjs-backend-webgpu finds the adapter through navigator.gpu, which webGpu() sets from Dawn's create([]).
+    const { requestWebGpuAdapter } = await import("./webgpu/adapter.js");
+    await requestWebGpuAdapter(); // a SaerchError naming what to install when there is none
+    await import("@tensorflow/tfjs-backend-webgpu");
+  }
   if (!(await tf.setBackend(backend))) {
     throw new SaerchError(`tfjs backend "${backend}" failed to initialise`, 'use backend "wasm" (always available)');
   }

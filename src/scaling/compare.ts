@@ -3,7 +3,7 @@
  * the size and compute laws, how well the laws fit, dead latents, held-out NMSE, and feature splitting along
  * the diagonal beside the paper's SAE16 → SAE32 → SAE64 cosines.
  */
-import type { ComparisonRow } from "../runtime/display.js";
+import type { ComparisonRow } from "../tools/display.js";
 import { paperAlphas, type DomainFits, type SplittingPair } from "./analysis.js";
 import { PAPER_ALPHA_RANGE, PAPER_COMPUTE_BETA_RANGE, PAPER_SPLITTING_COSINE } from "./paper.js";
 import type { SweepRecord } from "./sweep.js";

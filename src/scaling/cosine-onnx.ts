@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import { SaerchError } from "../core/errors.js";
 import { type MaxCosine, normalizeRowsInPlace } from "../core/vector.js";
-import { buildOnnxModel } from "../runtime/onnx-model.js";
+import { buildOnnxModel } from "../compute/onnx-model.js";
 
 function model(d: number): Uint8Array {
   return buildOnnxModel({

@@ -15,7 +15,7 @@ import type { EmbeddingStore } from "../embed/store-reader.js";
 import { artefactRun } from "../io/artefact.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { readJsonlLog } from "../io/jsonl.js";
-import type { Profile } from "../runtime/profile.js";
+import type { Profile } from "../compute/profile.js";
 import type { ResolvedSaeConfig, SaeConfigInput } from "../sae/config.js";
 import { encodeStore, reconstructionReport } from "../sae/encode.js";
 import { createTrainStep } from "../sae/engines.js";

@@ -7,7 +7,7 @@
  */
 import { describeError, SaerchError } from "../core/errors.js";
 import { displayPath } from "../io/paths.js";
-import { writeBenchRecord } from "../runtime/bench-record.js";
+import { writeBenchRecord } from "../tools/bench-record.js";
 import {
   runSteerBench,
   runSteerCase,

@@ -25,7 +25,7 @@ import { Rng } from "../core/rng.js";
 import { readIdList } from "../embed/adopt-npy.js";
 import { float16ToFloat32, readNpyHeader, readNpyRows } from "../io/npy.js";
 import { repoPath, sharedPath } from "../io/paths.js";
-import { buildOnnxModel } from "../runtime/onnx-model.js";
+import { buildOnnxModel } from "../compute/onnx-model.js";
 import { encodeTopK } from "../sae/model.js";
 import { initSaeParams } from "../sae/params.js";
 import { ExactIndex, type RowSource } from "./exact-index.js";

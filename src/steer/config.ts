@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { DEFAULT_PRICES, LlmConfig, ModelPrice, PRESET_BUDGET_USD } from "../interpret/config.js";
-import type { Profile } from "../runtime/profile.js";
+import type { Profile } from "../compute/profile.js";
 
 /** Every steering method the evaluation knows. */
 export const STEER_METHODS = ["add", "clamp", "family", "random", "diff-means", "rewrite-llm", "rewrite-offline"] as const;

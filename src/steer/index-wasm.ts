@@ -18,12 +18,12 @@
  * runs shard 0; worker threads run the others; each selects its own top-k with `scanShard` (one JS function,
  * the same source in every thread) and the caller merges.
  *
- * WebAssembly SIMD has no half-precision type and the project's assembler (src/runtime/wasm-assembler.ts)
+ * WebAssembly SIMD has no half-precision type and the project's assembler (src/compute/wasm-assembler.ts)
  * no integer lane ops, so the kernels are emitted here byte by byte.
  */
 import { Worker } from "node:worker_threads";
 import { SaerchError } from "../core/errors.js";
-import { WASM_MAX_PAGES, WASM_PAGE, wasmApi, type WasmMemory } from "../runtime/wasm-assembler.js";
+import { WASM_MAX_PAGES, WASM_PAGE, wasmApi, type WasmMemory } from "../compute/wasm-assembler.js";
 
 /** Element type of the stored rows. */
 export type IndexDtype = "float32" | "float16";

@@ -1,1 +1,1 @@
-export * from "../../src/runtime/local-openai-server.js";
+export * from "../../src/testing/local-openai-server.js";

@@ -28,7 +28,7 @@ import { benchSettingsFromArgs, costRows, throughputRows } from "../../src/inter
 import { buildInterpreterMessages, buildPredictorMessages, parseInterpretation, parsePrediction } from "../../src/interpret/prompts.js";
 import type { Doc } from "../../src/corpus/document.js";
 import { sharedDir } from "../../src/io/paths.js";
-import type { RecordedRequest } from "../../src/runtime/local-openai-server.js";
+import type { RecordedRequest } from "../../src/testing/local-openai-server.js";
 
 const HAVE_CORPUS = existsSync(join(sharedDir(), "corpus", "arxiv-cs-astro-2025.jsonl.gz"));
 

@@ -1,5 +1,5 @@
 /**
- * OpenAiLlmClient against a real local HTTP server (src/runtime/local-openai-server): retries honouring
+ * OpenAiLlmClient against a real local HTTP server (src/testing/local-openai-server): retries honouring
  * Retry-After, timeouts, malformed and empty replies, errors not retried, the key rules, the concurrency
  * bound, usage. Delays are tens of ms and jitter is fixed (`random: () => 0`), so the file runs in seconds.
  */

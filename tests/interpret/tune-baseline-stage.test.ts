@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PROFILES } from "../../src/runtime/profile.js";
+import { PROFILES } from "../../src/compute/profile.js";
 import { SaeConfig, saePreset } from "../../src/sae/config.js";
 import { sweepPreset } from "../../src/scaling/sweep.js";
 import { presetSaeSeeds, runTuneBaseline, TUNING_SAE_SEED, TuneBaselineConfig, tuneConfigFromArgs } from "../../src/interpret/tune-baseline-stage.js";

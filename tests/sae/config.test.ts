@@ -79,7 +79,7 @@ describe("saePreset", () => {
   it("scales the dictionary with d and gives a valid config per profile", () => {
     expect(saePreset("tiny", 64)).toMatchObject({ n: 128, k: 16, steps: 150, batch: 256, threads: 2 });
     expect(saePreset("default", 64)).toMatchObject({ n: 512, k: 32, steps: 3000 });
-    expect(saePreset("paper", 64)).toMatchObject({ n: 512, k: 32, epochs: 50 });
+    expect(saePreset("paper", 64)).toMatchObject({ n: 512, k: 32, epochs: 50, engine: "auto" });
     for (const profile of ["tiny", "default", "paper"] as const) {
       expect(() => resolveSaeConfig({ d: 64, ...saePreset(profile, 64) }, 1000)).not.toThrow();
     }

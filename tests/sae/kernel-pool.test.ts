@@ -10,7 +10,7 @@ import { normalizeRowsInPlace } from "../../src/core/vector.js";
 import { KERNEL_NAMES, kernelModule, type KernelName } from "../../src/sae/cpu-kernels.js";
 import { CpuKernels } from "../../src/sae/cpu-step.js";
 import { KernelPool, type KernelPoolTiming } from "../../src/sae/kernel-pool.js";
-import { wasmApi } from "../../src/runtime/wasm-assembler.js";
+import { wasmApi } from "../../src/compute/wasm-assembler.js";
 
 const SHAPE = { n: 24, d: 10, k: 3, kAux: 4, batchCapacity: 8, threads: 2 };
 

@@ -10,7 +10,7 @@ import { relErr, tensorRelErr } from "../helpers/compare.js";
 import { SaerchError } from "../../src/core/errors.js";
 import { Rng } from "../../src/core/rng.js";
 import { normalizeRowsInPlace, rowNorms } from "../../src/core/vector.js";
-import { buildOnnxModel } from "../../src/runtime/onnx-model.js";
+import { buildOnnxModel } from "../../src/compute/onnx-model.js";
 import { resolveSaeConfig, type ResolvedSaeConfig, type SaeConfigInput } from "../../src/sae/config.js";
 import { NaiveTrainStep } from "../../src/sae/naive.js";
 import { OnnxTrainStep, type OnnxUpdate } from "../../src/sae/onnx-step.js";

@@ -14,7 +14,7 @@ import { embedToStore } from "../../src/embed/store.js";
 import { EmbeddingStore } from "../../src/embed/store-reader.js";
 import { ExactIndex, exactTopKNaive, type TopKResult } from "../../src/steer/exact-index.js";
 import { indexKernelModule, MAX_PASS_QUERIES, MIN_HEAP_ENTRIES, ROW_GROUP, shardLayout } from "../../src/steer/index-wasm.js";
-import { wasmApi } from "../../src/runtime/wasm-assembler.js";
+import { wasmApi } from "../../src/compute/wasm-assembler.js";
 import { FakeEmbedder, fakeDocs, fakeMatrix } from "../fixtures/embed/fake-embedder.js";
 
 /** `[R, D]` values in {−1, −0.75, …, 1} (quarters: exact in float16, and their dot products exact in float32). */

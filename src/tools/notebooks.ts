@@ -11,7 +11,7 @@ import { SaerchError } from "../core/errors.js";
 import { sortKeys } from "../io/artefact.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { dataDir, repoPath, repoRoot } from "../io/paths.js";
-import { type Profile, resolveProfile } from "./profile.js";
+import { type Profile, resolveProfile } from "../compute/profile.js";
 
 /** The Python that has Debian's Jupyter (a pyenv python3 on PATH may have none); SAERCH_JUPYTER_PYTHON overrides. */
 export function jupyterPython(): string {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { dataDir, displayPath, figuresDir, repoPath, sharedDir } from "../io/paths.js";
 import { findBrowser } from "../plot/render.js";
 import { jupyterPython } from "./notebooks.js";
-import { resolveProfile } from "./profile.js";
+import { resolveProfile } from "../compute/profile.js";
 
 /** One row of a two-column report table. */
 export interface ReportRow {
@@ -25,6 +25,8 @@ const REPORTED_PACKAGES = [
   "@tensorflow/tfjs",
   "@tensorflow/tfjs-backend-wasm",
   "@tensorflow/tfjs-node-gpu",
+  "@tensorflow/tfjs-backend-webgpu",
+  "webgpu",
   "arquero",
   "plotly.js-dist-min",
   "playwright-core",

@@ -1,6 +1,6 @@
 /**
  * Which compute engines load on this machine, and how fast each multiplies matrices. The SAE engines
- * (onnxruntime-node, tfjs) are only as good as what loads here; this probe is the first thing a new user
+ * (onnxruntime-node, tfjs, webgpu) are only as good as what loads here; this probe is the first thing a new user
  * runs (notebook 00) and what the benchmarks print beside their numbers.
  */
 import { spawnSync } from "node:child_process";
@@ -170,10 +170,42 @@ export async function probeTfjs(backend: "wasm" | "cpu" | "tensorflow"): Promise
   }
 }
 
+/**
+ * Probe the WebGPU adapter (npm `webgpu`, Dawn over Vulkan) with the webgpu SAE engine's own encoder GEMM on
+ * the probe shape. `detail` names the adapter (vendor, architecture, driver; "software adapter" for a CPU
+ * rasteriser) and its storage-buffer limit; when there is no adapter it says what to install.
+ */
+export async function probeWebGpu(): Promise<EngineProbe> {
+  try {
+    const { adapterLabel, openWebGpuDevice } = await import("../sae/webgpu/adapter.js");
+    const { webGpuGemmSeconds } = await import("../sae/webgpu/gemm.js");
+    const ctx = await openWebGpuDevice();
+    try {
+      const { m, k, n } = PROBE_GEMM;
+      const seconds = await webGpuGemmSeconds(ctx, { b: m, d: k, n });
+      const a = ctx.adapter;
+      return {
+        engine: `webgpu (${adapterLabel(a)})`,
+        ok: true,
+        gflops: gemmFlops(PROBE_GEMM) / seconds / 1e9,
+        detail: `Dawn; vendor ${a.vendor}, architecture ${a.architecture}, ${a.software ? "software" : "hardware"} adapter; ` +
+          `maxStorageBufferBindingSize ${(a.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB, ` +
+          `maxBufferSize ${(a.maxBufferSize / 2 ** 20).toFixed(0)} MiB, ${a.maxStorageBuffersPerShaderStage} storage buffers per shader`,
+      };
+    } finally {
+      ctx.device.destroy();
+    }
+  } catch (err) {
+    const probe = failure("webgpu", err);
+    const fix = (err as { fix?: unknown }).fix;
+    return typeof fix === "string" ? { ...probe, detail: `${probe.detail}; fix: ${fix}` } : probe;
+  }
+}
+
 /** Probe every engine the project can use; CUDA only when a GPU is visible. */
 export async function probeEngines(): Promise<EngineProbe[]> {
   const out: EngineProbe[] = [await probeOnnx("cpu")];
   if (listGpus().length > 0) out.push(await probeOnnx("cuda"));
-  out.push(await probeTfjs("wasm"), await probeTfjs("cpu"), await probeTfjs("tensorflow"));
+  out.push(await probeTfjs("wasm"), await probeTfjs("cpu"), await probeTfjs("tensorflow"), await probeWebGpu());
   return out;
 }

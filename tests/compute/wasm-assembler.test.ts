@@ -1,10 +1,10 @@
 /**
- * Tests for the minimal WebAssembly assembler (src/runtime/wasm-assembler.ts): hand-written functions with
+ * Tests for the minimal WebAssembly assembler (src/compute/wasm-assembler.ts): hand-written functions with
  * exactly known results — integer loops, f32 / f64 arithmetic, memory loads and stores with offsets, SIMD lanes,
  * if / else — assembled, validated and run; a shared memory; and the errors for unknown or duplicate locals.
  */
 import { describe, expect, it } from "vitest";
-import { assembleModule, F32, F64, I32, V128, WASM_MAX_PAGES, WasmFunction, wasmApi } from "../../src/runtime/wasm-assembler.js";
+import { assembleModule, F32, F64, I32, V128, WASM_MAX_PAGES, WasmFunction, wasmApi } from "../../src/compute/wasm-assembler.js";
 
 /** Instantiate `fns` over a fresh one-page memory. */
 function instantiate(fns: WasmFunction[], shared = false): { exports: Record<string, (...a: number[]) => number>; memory: ArrayBufferLike } {

@@ -12,7 +12,7 @@ import {
   listNotebooks,
   type NotebookJson,
   scrubNotebookInPlace,
-} from "../../src/runtime/notebooks.js";
+} from "../../src/tools/notebooks.js";
 
 /** A notebook with the given code cells (a markdown cell first, so cell numbers count it too). */
 function notebook(...sources: string[]): NotebookJson {

@@ -5,7 +5,7 @@
 import { describeError } from "../core/errors.js";
 import { displayPath } from "../io/paths.js";
 import { executeNotebook, jupyterProblems, listNotebooks, notebookRunDir, type NotebookRun, PUBLISHED_PROFILE } from "./notebooks.js";
-import { resolveProfile } from "./profile.js";
+import { resolveProfile } from "../compute/profile.js";
 
 function indent(text: string): string {
   return text

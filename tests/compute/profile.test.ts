@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SaerchError } from "../../src/core/errors.js";
-import { forProfile, PROFILES, resolveProfile } from "../../src/runtime/profile.js";
+import { forProfile, PROFILES, resolveProfile } from "../../src/compute/profile.js";
 
 describe("resolveProfile", () => {
   it("defaults to 'default' when unset or blank", () => {

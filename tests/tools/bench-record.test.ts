@@ -1,5 +1,5 @@
 /**
- * Tests for src/runtime/bench-record.ts: the command line a record names, where records go (the project's
+ * Tests for src/tools/bench-record.ts: the command line a record names, where records go (the project's
  * data directory), and what a written record holds.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { benchDir, repoRoot } from "../../src/io/paths.js";
-import { benchCommand, benchRecordPath, writeBenchRecord, type BenchRecord } from "../../src/runtime/bench-record.js";
+import { benchCommand, benchRecordPath, writeBenchRecord, type BenchRecord } from "../../src/tools/bench-record.js";
 
 let dir: string;
 let savedData: string | undefined;

@@ -1,10 +1,12 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { matmulNaive } from "../../src/core/matrix.js";
 import { Rng } from "../../src/core/rng.js";
 import { repoPath } from "../../src/io/paths.js";
-import { gemmMaxError, probeOnnx, probeTfjs } from "../../src/runtime/engines.js";
-import { buildOnnxModel, matmulModel } from "../../src/runtime/onnx-model.js";
+import { gemmMaxError, probeOnnx, probeTfjs, probeWebGpu } from "../../src/compute/engines.js";
+import { buildOnnxModel, matmulModel } from "../../src/compute/onnx-model.js";
 
 describe("ONNX models built from TypeScript", () => {
   it("a MatMul graph on onnxruntime matches the naive product on an awkward shape", async () => {
@@ -102,5 +104,33 @@ describe("engine probes", () => {
       gflops: 0,
       detail: "not installed (optional: its install downloads libtensorflow, which needs internet)",
     });
+  });
+});
+
+describe("webgpu probe", () => {
+  it("reports the adapter, software or not, its storage limit and a positive GEMM rate — or what to install", async () => {
+    const p = await probeWebGpu();
+    if (p.ok) {
+      expect(p.engine).toMatch(/^webgpu \(.+\)$/);
+      expect(p.gflops).toBeGreaterThan(0);
+      expect(p.detail).toMatch(/^Dawn; vendor .+, architecture .+, (software|hardware) adapter; maxStorageBufferBindingSize \d+ MiB/);
+    } else {
+      expect(p.detail).toContain("apt-get install -y libvulkan1");
+    }
+  });
+
+  it("with no Vulkan driver visible, says no adapter was found and names the packages to install", () => {
+    // A process whose Vulkan loader finds no driver (the ICD list points nowhere): what a machine without one sees.
+    const script = `import(${JSON.stringify(pathToFileURL(repoPath("dist", "compute", "engines.js")).href)}).then(async (m) => console.log(JSON.stringify(await m.probeWebGpu())))`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, VK_ICD_FILENAMES: "/nonexistent.json", VK_DRIVER_FILES: "/nonexistent.json" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const p = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { ok: boolean; detail: string };
+    expect(p.ok).toBe(false);
+    expect(p.detail).toMatch(/no WebGPU adapter found/);
+    expect(p.detail).toContain("fix: install the Vulkan loader and a Vulkan driver: `apt-get install -y libvulkan1`");
+    expect(p.detail).toContain("-t bookworm-backports mesa-vulkan-drivers");
   });
 });

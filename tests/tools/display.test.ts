@@ -1,6 +1,6 @@
-/** Tests for src/runtime/display.ts: HTML tables and the paper-versus-ours comparison table. */
+/** Tests for src/tools/display.ts: HTML tables and the paper-versus-ours comparison table. */
 import { describe, expect, it } from "vitest";
-import { comparisonTable, htmlTable } from "../../src/runtime/display.js";
+import { comparisonTable, htmlTable } from "../../src/tools/display.js";
 
 /** The text of every header and body cell, row by row. */
 function cells(html: string): string[][] {

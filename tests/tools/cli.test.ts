@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { runNotebooks } from "../../src/runtime/cli.js";
+import { runNotebooks } from "../../src/tools/cli.js";
 
 describe("runNotebooks", () => {
   const saved = { PROFILE: process.env.PROFILE, py: process.env.SAERCH_JUPYTER_PYTHON };
