@@ -83,7 +83,7 @@ describe.skipIf(noAdapter !== undefined)("webgpu checkpoints", { timeout: GPU_TE
     const dir = runDir("killed");
     const child = spawn(
       process.execPath,
-      [repoPath("tests", "fixtures", "sae", "train-child-webgpu.mjs"), dist, store.dir, dir, JSON.stringify(CONFIG), "-", "60"],
+      [repoPath("tests", "fixtures", "sae", "train-child.mjs"), dist, store.dir, dir, JSON.stringify(CONFIG), "-", "60", "webgpu"],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let stderr = "";
