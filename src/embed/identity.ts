@@ -4,18 +4,19 @@
  * enter the store's run id, and `identity.json` beside the store records them so every later stage puts
  * them into its own run id without hashing the corpus again.
  *
- * Revisions: USE-lite is the version of the package its weights ship in; a transformers model is the
- * stat of its folder's config, tokenizer and ONNX files; an OpenAI-compatible model is its server's base
- * URL (the model name is the only version the API exposes); adopted vectors are the stat (size, mtime) of
- * their `.npy` and ids files. A new revision is a new store, and vectors are reused as a cache only
- * between stores of the same revision.
+ * Revisions: USE-lite is the version of the package its weights ship in; a transformers model is the an OpenAI-compatible model is its server's base
+ * content hash of its folder's config, tokenizer and ONNX files; an OpenAI-compatible model is its server's
+ * base URL (the model name is the only version the API exposes); adopted vectors are the content hash of
+ * their `.npy` and ids files. Content, never a file's modification time: the same files copied to another
+ * machine (or checked out again) are the same revision. A new revision is a new store, and vectors are
+ * reused as a cache only between stores of the same revision.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { writeJsonAtomic } from "../io/atomic.js";
-import { corpusContentHash } from "../io/identity.js";
+import { corpusContentHash, fileSha256, IDENTITY_HASH_CHARS } from "../io/identity.js";
 import { dataDir } from "../io/paths.js";
 import type { EmbedProvider } from "./config.js";
 import { textHash } from "./manifest.js";
@@ -40,11 +41,10 @@ export const StoreIdentity = z.object({
 /** `identity.json`: what a store's vectors depend on besides its config. */
 export type StoreIdentity = z.infer<typeof StoreIdentity>;
 
-/** Size and mtime of a file ("absent" when missing): a cheap stand-in for its content. */
-function statPart(path: string): string {
+/** Content hash of a file (16 hex digits of its SHA-256, hashed once per process while unchanged; "absent" when missing). */
+function contentPart(path: string): string {
   if (!existsSync(path)) return "absent";
-  const st = statSync(path);
-  return `${st.size}:${Math.round(st.mtimeMs)}`;
+  return `sha256:${fileSha256(path).slice(0, IDENTITY_HASH_CHARS)}`;
 }
 
 /** The package version of the USE-lite weights. */
@@ -81,10 +81,10 @@ export function embedderRevision(provider: EmbedProvider): string {
       const o = provider.options;
       const loc = locateModel(o.model, resolve(o.localModelPath ?? join(dataDir(), "models")), resolve(o.cacheDir ?? join(dataDir(), "cache", "transformers")));
       if (loc.found === undefined) return `${o.model}@${UNKNOWN_REVISION}`;
-      return ["config.json", "tokenizer.json", join("onnx", "model.onnx")].map((f) => `${f}=${statPart(join(loc.found!, f))}`).join(";");
+      return ["config.json", "tokenizer.json", join("onnx", "model.onnx")].map((f) => `${f}=${contentPart(join(loc.found!, f))}`).join(";");
     }
     case "npy":
-      return `embeddings=${statPart(provider.embeddingsPath)};ids=${statPart(provider.idsPath)}`;
+      return `embeddings=${contentPart(provider.embeddingsPath)};ids=${contentPart(provider.idsPath)}`;
   }
 }
 

@@ -7,7 +7,7 @@
  * in `missing` with the notebook that makes it, and the rest is still served.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { SaerchError } from "../core/errors.js";
 import type { Doc } from "../corpus/document.js";
@@ -22,6 +22,7 @@ import { interpretPreset } from "../interpret/config.js";
 import { type InterpretResult, runInterpretStage, sweepLadderTargets, targetFromSae } from "../interpret/stage.js";
 import type { LabelRecord } from "../interpret/types.js";
 import { runIdFor } from "../io/artefact.js";
+import { fileSha256 } from "../io/identity.js";
 import { dataDir, sharedPath } from "../io/paths.js";
 import type { Profile } from "../compute/profile.js";
 import { loadSaeWeights } from "../sae/checkpoint.js";
@@ -100,13 +101,10 @@ export interface InputPiece {
   files: string[];
 }
 
-/** Files at most this big are hashed by content; larger ones (weights, codes of sweep cells) by size and mtime. */
-const CONTENT_HASH_MAX_BYTES = 8 * 1024 * 1024;
-
 /**
- * Hash of the pieces' files (content for small files, size and modification time for large ones, "absent"
- * for a missing one), each named relative to the data directory: the explorer database is stale when it
- * changes.
+ * Hash of the pieces' files (each file's content hash, "absent" for a missing one), each named relative to
+ * the data directory: the explorer database is stale when it changes. Content, never modification times:
+ * large files (weights, codes of sweep cells) are hashed once per process while their stat is unchanged.
  */
 export function inputsHash(pieces: readonly InputPiece[]): string {
   const h = createHash("sha256");
@@ -119,9 +117,7 @@ export function inputsHash(pieces: readonly InputPiece[]): string {
         h.update("absent\n");
         continue;
       }
-      const st = statSync(path);
-      if (st.size <= CONTENT_HASH_MAX_BYTES) h.update(readFileSync(path));
-      else h.update(`${st.size}:${st.mtimeMs}\n`);
+      h.update(`${fileSha256(path)}\n`);
     }
   }
   return h.digest("hex");

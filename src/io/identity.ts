@@ -6,7 +6,7 @@
  * hashes, never its path). Stage algorithm versions live beside each stage (`*_STAGE_VERSION`).
  */
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { stableStringify } from "./artefact.js";
 
 /** Hex characters of a content hash kept in run identities: 16 = 64 bits, collision-free at any realistic scale. */
@@ -36,6 +36,26 @@ export function sameStamp(a: FileStamp, b: FileStamp): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }
 
+/** Bytes read per call while hashing a file (files of gigabytes are never held in memory whole). */
+const HASH_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** SHA-256 (hex) of a file's bytes, read in chunks. */
+function hashFile(path: string): string {
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+  const fd = openSync(path, "r");
+  try {
+    for (;;) {
+      const got = readSync(fd, buf, 0, buf.length, null);
+      if (got === 0) break;
+      h.update(buf.subarray(0, got));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest("hex");
+}
+
 /** path → the stamp and SHA-256 of its last hashing in this process. */
 const fileHashMemo = new Map<string, { stamp: FileStamp; sha256: string }>();
 
@@ -49,7 +69,7 @@ export function fileSha256(path: string, known?: { stamp: FileStamp; sha256: str
   if (known !== undefined && sameStamp(known.stamp, stamp)) return known.sha256;
   const memo = fileHashMemo.get(path);
   if (memo !== undefined && sameStamp(memo.stamp, stamp)) return memo.sha256;
-  const sha256 = sha256Hex(readFileSync(path));
+  const sha256 = hashFile(path);
   fileHashMemo.set(path, { stamp, sha256 });
   return sha256;
 }

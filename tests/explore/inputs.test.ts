@@ -1,9 +1,9 @@
 /**
- * Tests for src/explore/inputs.ts and maps.ts: the input hash (content of small files, size and time of
- * large ones, absent files), documents' metadata from the corpus selection, the preferred family set, and
+ * Tests for src/explore/inputs.ts and maps.ts: the input hash (files' content, never their times; absent
+ * files), documents' metadata from the corpus selection, the preferred family set, and
  * the maps' normalisation to [−1, 1] and seeded determinism.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -29,6 +29,18 @@ describe("inputsHash", () => {
     writeFileSync(join(root, "b.json"), "[1]");
     expect(inputsHash(p)).toBe(h);
     expect(piece(root).files.sort()).toEqual(["a.json", "b.json"]);
+  });
+
+  it("hashes large files by content too: a touched 9 MB file keeps the hash, one changed byte of it does not", () => {
+    const big = Buffer.alloc(9 * 1024 * 1024, 7);
+    writeFileSync(join(root, "big.bin"), big);
+    const p = [piece(root, ["big.bin"])];
+    const h = inputsHash(p);
+    utimesSync(join(root, "big.bin"), new Date(2030, 0, 1), new Date(2030, 0, 1));
+    expect(inputsHash(p)).toBe(h);
+    big[big.length - 1] = 8;
+    writeFileSync(join(root, "big.bin"), big);
+    expect(inputsHash(p)).not.toBe(h);
   });
 });
 
