@@ -6,7 +6,8 @@ import { describeError } from "../core/errors.js";
 import { displayPath, sharedPath } from "../io/paths.js";
 import { writeBenchRecord } from "../tools/bench-record.js";
 import { readNpyRows } from "../io/npy.js";
-import { benchSaeEngine, benchTorchPeer, type SaeBenchResult } from "./bench.js";
+import { SaerchError } from "../core/errors.js";
+import { type BenchStream, benchSaeEngine, benchTorchPeer, type SaeBenchResult } from "./bench.js";
 import type { EngineName } from "./engines.js";
 
 /** Command-line options (strings as parsed). */
@@ -17,6 +18,8 @@ export interface BenchSaeArgs {
   k?: string;
   batch?: string;
   steps?: string;
+  /** "overlap" or "sequential": gather batches from shuffled rows through the trainer's batch stream (bench.ts). */
+  stream?: string;
   json?: boolean;
 }
 
@@ -26,7 +29,21 @@ const REAL_ROWS = "shared use-lite-512 embeddings, first 8192 rows";
 
 const num = (v: string | undefined, fallback: number): number => (v === undefined ? fallback : Number(v));
 
+/** The --stream value, checked. */
+function streamArg(v: string | undefined): BenchStream | undefined {
+  if (v === undefined || v === "overlap" || v === "sequential") return v;
+  throw new SaerchError(`--stream must be "overlap" or "sequential", got ${JSON.stringify(v)}`);
+}
+
 function row(r: SaeBenchResult): Record<string, string> {
+  const streamed: Record<string, string> =
+    r.stream === undefined
+      ? {}
+      : {
+          stream: r.stream,
+          "gather (ms/batch)": (r.gatherMsPerBatch ?? Number.NaN).toFixed(2),
+          ...(r.overlappedMsPerStep === undefined ? {} : { "overlapped host (ms/step)": r.overlappedMsPerStep.toFixed(2) }),
+        };
   return {
     engine: r.engine,
     shape: `d ${r.d}, n ${r.n}, k ${r.k}, B ${r.batch}`,
@@ -35,6 +52,7 @@ function row(r: SaeBenchResult): Record<string, string> {
     "encoder GEMM (ms)": (r.encoderGemmSeconds * 1000).toFixed(1),
     "step / GEMM": r.stepOverGemm.toFixed(2),
     "peak RSS (MB)": Math.round(r.peakRssMB).toString(),
+    ...streamed,
   };
 }
 
@@ -49,7 +67,16 @@ export async function benchSaeMain(args: BenchSaeArgs): Promise<number> {
     const startedAt = new Date().toISOString();
     const steps = num(args.steps, 5);
     if (args.engine) {
-      const config = { engine: args.engine as EngineName, d: num(args.d, 1536), n: num(args.n, 8192), k: num(args.k, 32), batch: num(args.batch, 1024), steps };
+      const stream = streamArg(args.stream);
+      const config = {
+        engine: args.engine as EngineName,
+        d: num(args.d, 1536),
+        n: num(args.n, 8192),
+        k: num(args.k, 32),
+        batch: num(args.batch, 1024),
+        steps,
+        ...(stream ? { stream } : {}),
+      };
       const r = await benchSaeEngine(config);
       const { path } = writeBenchRecord("sae", { config, figures: { results: [r] }, startedAt });
       if (args.json) console.log(JSON.stringify(r.softwareAdapter ? { ...r, note: SOFTWARE_NOTE } : r));

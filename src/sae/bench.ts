@@ -1,7 +1,10 @@
 /**
  * `npm run bench:sae`: training-step throughput of each engine, the encoder GEMM alone at the same shape
  * (the one dense product a step cannot avoid), peak memory, and the PyTorch peer when Debian's
- * python3-torch is installed. Measurements only; nothing here gates CI.
+ * python3-torch is installed. With `stream`, batches are gathered from shuffled rows as training reads them and go
+ * through the trainer's batch stream (batch-stream.ts), the next batch's read and upload overlapped with the step
+ * ("overlap") or done after it ("sequential"), to measure what the overlap saves. Measurements only; nothing
+ * here gates CI.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -13,6 +16,7 @@ import { repoPath } from "../io/paths.js";
 import { bestTimeSeconds } from "../compute/engines.js";
 import { buildOnnxModel } from "../compute/onnx-model.js";
 import { resolveSaeConfig } from "./config.js";
+import { BatchStream } from "./batch-stream.js";
 import { createTrainStep, type EngineName } from "./engines.js";
 import { DeadLatentTracker, initSaeParams, zeroAdamState } from "./params.js";
 
@@ -38,7 +42,22 @@ export interface SaeBenchResult {
   adapter?: string;
   /** webgpu only: true on a CPU rasteriser (llvmpipe): the run checks the full-size step works, its speed means nothing. */
   softwareAdapter?: boolean;
+  /** With `stream`: how the batches were streamed. */
+  stream?: BenchStream;
+  /** With `stream`: mean milliseconds to gather one `[B, D]` batch from the rows. */
+  gatherMsPerBatch?: number;
+  /** With `stream: "overlap"`: mean milliseconds per timed step of host work (read and stage) done while a step ran. */
+  overlappedMsPerStep?: number;
 }
+
+/** How the benchmark streams batches: next batch read and staged while the step runs, or after it. */
+export type BenchStream = "overlap" | "sequential";
+/** Warm-up steps before the timed ones (kernel compiles, first allocations). */
+const WARMUP_STEPS = 2;
+/** Seed of the row order the streamed batches are gathered in. */
+const STREAM_SEED = 2;
+/** Milliseconds per second. */
+const MS_PER_S = 1000;
 
 /** `[R, D]` Gaussian rows normalised to unit length (embedding-like synthetic data). */
 function syntheticUnitRows(rows: number, d: number): Float32Array {
@@ -85,13 +104,15 @@ export async function benchSaeEngine(args: {
   steps: number;
   dataRD?: Float32Array;
   threads?: number;
+  /** Gather batches from shuffled rows and stream them (see the module header); default: slices of the rows, stepped in turn. */
+  stream?: BenchStream;
 }): Promise<SaeBenchResult> {
   const { engine, d, n, k, batch, steps } = args;
   const threads = args.threads ?? availableParallelism();
   const dataRD: Float32Array = args.dataRD ?? syntheticUnitRows(batch * 4, d);
   const rows = dataRD.length / d;
   if (rows < batch) throw new SaerchError(`benchmark data has ${rows} rows, fewer than one batch of ${batch}`);
-  const config = resolveSaeConfig({ d, n, k, batch, steps: steps + 2, engine: engine === "naive" ? "onnx" : engine, threads }, rows);
+  const config = resolveSaeConfig({ d, n, k, batch, steps: steps + WARMUP_STEPS, engine: engine === "naive" ? "onnx" : engine, threads }, rows);
   const params = initSaeParams(d, n, dataRD.subarray(0, Math.min(rows, 4096) * d), 0);
   // A tenth of the latents dead, so AuxK runs as it does early in training.
   const tracker = new DeadLatentTracker(n, config.deadWindow);
@@ -103,10 +124,40 @@ export async function benchSaeEngine(args: {
   const batches = Math.floor(rows / batch);
   const batchAt = (i: number): Float32Array => dataRD.subarray((i % batches) * batch * d, ((i % batches) + 1) * batch * d);
   try {
-    for (let i = 0; i < 2; i++) await step.step(batchAt(i));
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) await step.step(batchAt(i + 2));
-    const stepSeconds = (performance.now() - t0) / 1000 / steps;
+    let stepSeconds: number;
+    let streamed: Pick<SaeBenchResult, "stream" | "gatherMsPerBatch" | "overlappedMsPerStep"> = {};
+    if (args.stream) {
+      const permR = new Rng(STREAM_SEED).permutation(rows);
+      let gatherMs = 0;
+      /** Batch i: rows permR[i·B …] (cycling), copied into a fresh `[B, D]` array as the store's gather does. */
+      const gatherAt = (i: number): Float32Array => {
+        const t = performance.now();
+        const xBD = new Float32Array(batch * d);
+        for (let r = 0; r < batch; r++) {
+          const row = permR[(i * batch + r) % rows]!;
+          xBD.set(dataRD.subarray(row * d, (row + 1) * d), r * d);
+        }
+        gatherMs += performance.now() - t;
+        return xBD;
+      };
+      const total = steps + WARMUP_STEPS;
+      const stream = new BatchStream(step, gatherAt, total, { overlap: args.stream === "overlap" });
+      for (let i = 0; i < WARMUP_STEPS; i++) await stream.run(i);
+      const overlappedBefore = stream.overlappedMs;
+      const t0 = performance.now();
+      for (let i = WARMUP_STEPS; i < total; i++) await stream.run(i);
+      stepSeconds = (performance.now() - t0) / MS_PER_S / steps;
+      streamed = {
+        stream: args.stream,
+        gatherMsPerBatch: gatherMs / total,
+        ...(args.stream === "overlap" ? { overlappedMsPerStep: (stream.overlappedMs - overlappedBefore) / steps } : {}),
+      };
+    } else {
+      for (let i = 0; i < WARMUP_STEPS; i++) await step.step(batchAt(i));
+      const t0 = performance.now();
+      for (let i = 0; i < steps; i++) await step.step(batchAt(i + WARMUP_STEPS));
+      stepSeconds = (performance.now() - t0) / MS_PER_S / steps;
+    }
     const gemm = gpu ? await gpu.gemmSeconds({ b: batch, d, n }) : await encoderGemmSeconds(d, n, batch, threads);
     return {
       ...(gpu ? { adapter: gpu.adapter, softwareAdapter: gpu.software } : {}),
@@ -120,6 +171,7 @@ export async function benchSaeEngine(args: {
       encoderGemmSeconds: gemm,
       stepOverGemm: stepSeconds / gemm,
       peakRssMB: process.resourceUsage().maxRSS / 1024,
+      ...streamed,
     };
   } finally {
     await step.close();

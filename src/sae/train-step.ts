@@ -45,10 +45,37 @@ export interface TrainStep {
    * @param xBD row-major batch `[B, D]` (B may differ between calls, e.g. a short last batch)
    */
   step(xBD: Float32Array): Promise<StepStats>;
+  /**
+   * Optional: check the batch the next `step` will train on and start its upload while the running step is still
+   * computing (an engine with a device-side input buffer double-buffers it; see batch-stream.ts). The next `step`
+   * call must pass the same array, unchanged; a `step` on another array stages that one instead.
+   * @param xBD row-major batch `[B, D]`
+   */
+  stage?(xBD: Float32Array): void;
   /** Copies of the current parameters, Adam state and dead counters (for checkpoints and tests). */
   state(): Promise<TrainState>;
   /** Release sessions and memory. */
   close(): Promise<void>;
+}
+
+/**
+ * The engine's device was lost mid-run (a GPU reset, a driver crash, `GPUDevice.destroy()`): the state resident on
+ * it is gone, and no state read from it after the loss is returned. The trainer restates it with the step and the
+ * last checkpoint (trainer.ts).
+ */
+export class DeviceLostError extends SaerchError {
+  /** The device's own reason, e.g. "destroyed: device was destroyed". */
+  readonly reason: string;
+
+  /** @param who the engine, named in the message */
+  constructor(who: string, reason: string) {
+    super(
+      `${who}: the GPU device was lost (${reason}); the state on it is gone, checkpoints on disk are untouched`,
+      "rerun: training resumes from the last checkpoint",
+    );
+    this.name = "DeviceLostError";
+    this.reason = reason;
+  }
 }
 
 /**

@@ -8,11 +8,14 @@
  *   weigh its rows more, and a one-row batch has zero variance: its NMSE is undefined). Each epoch drops
  *   different rows. The position (epoch, batch) of step s is (⌊s / P⌋, s mod P), P = ⌊M / B⌋.
  * - Init: `initSaeParams` on `initSampleRows` training rows drawn with `fork("init-sample")` of the seed.
- * - Engine: any `TrainStep`, built by the `createStep` factory from the resolved config and the state.
+ * - Engine: any `TrainStep`, built by the `createStep` factory from the resolved config and the state. Batches
+ *   stream to it (batch-stream.ts): batch t + 1 is read, checked and (webgpu) uploaded while step t computes.
  * - Metrics: every `logEvery` steps one line in `<dir>/metrics.jsonl` with the window's means.
  * - Checkpoints (checkpoint.ts): every `checkpointEvery` steps and at the end; a rerun resumes from the
  *   newest one (dropping metric lines past it); a finished run returns its weights without training.
  * - A NaN/Inf loss or gradient norm stops training with a SaerchError; no checkpoint is written after it.
+ * - A lost GPU device (DeviceLostError from the engine) stops training with a SaerchError naming the step and the
+ *   last checkpoint, which is left as it was (a checkpoint is written only from a state read back whole).
  * - At the end the final weights are also written to `<dir>/sae.safetensors` (what later stages load) and
  *   their SHA-256 to `<dir>/weights.json` (weights-hash.ts); reopening a finished run checks the file.
  * - One process per run directory: training holds the directory's run lock (src/io/run-lock.ts).
@@ -41,9 +44,10 @@ import {
   type TrainDataId,
   type TrainPosition,
 } from "./checkpoint.js";
+import { BatchStream } from "./batch-stream.js";
 import { type ResolvedSaeConfig, resolveSaeConfig, type SaeConfigInput } from "./config.js";
 import { initSaeParams, type SaeParams, zeroAdamState } from "./params.js";
-import type { StepStats, TrainState, TrainStep } from "./train-step.js";
+import { DeviceLostError, type StepStats, type TrainState, type TrainStep } from "./train-step.js";
 import { checkFinishedWeights, recordWeightsHash, SAE_WEIGHTS_FILE } from "./weights-hash.js";
 
 /** Metrics log of a run directory. */
@@ -290,6 +294,22 @@ function checkThreads(ckpt: Checkpoint, engine: TrainStep, dir: string, asked: n
   );
 }
 
+/**
+ * The trainer's message for a lost device: the step, what is kept on disk and what a rerun does.
+ * @param completed steps completed when the device was lost
+ * @param lastSaved step of the last checkpoint (0: none was written)
+ */
+function deviceLost(err: DeviceLostError, engine: TrainStep, completed: number, lastSaved: number, steps: number, dir: string): SaerchError {
+  const where = join(dir, "checkpoints");
+  const kept = lastSaved > 0 ? `the last checkpoint (step ${lastSaved}, in ${where}) is intact` : "no checkpoint had been written yet";
+  const rerun = lastSaved > 0 ? `rerun the same training: it resumes from the checkpoint at step ${lastSaved}` : "rerun the same training: it starts over";
+  return new SaerchError(
+    `SAE training stopped after ${completed} of ${steps} steps: the GPU device of the ${engine.engine} engine was lost (${err.reason}); ` +
+      `its state is gone and nothing was written from it; ${kept}`,
+    `${rerun} on a fresh device (a webgpu checkpoint also resumes on engine "onnx" with the same config)`,
+  );
+}
+
 /** The initial state of a fresh run (METHOD.md §2 initialisation). */
 function freshState(config: ResolvedSaeConfig, store: EmbeddingStore, rowsM: Int32Array): TrainState {
   const { d, n, seed } = config;
@@ -370,6 +390,8 @@ async function trainLocked(
   let window = new Window();
   let last: TrainMetrics | undefined = logged.at(-1);
   let lastSaved = startStep;
+  /** Steps completed so far in this session (for the lost-device message). */
+  let completed = startStep;
 
   const save = async (step: number): Promise<void> => {
     const next = batcher.positionOf(step);
@@ -378,14 +400,20 @@ async function trainLocked(
     lastSaved = step;
   };
 
+  const batchOf = (step: number): Float32Array => {
+    const { epoch, batch } = batcher.positionOf(step);
+    return batcher.batchAt(epoch, batch).embBD;
+  };
+  const stream = new BatchStream(engine, batchOf, config.steps);
+
   try {
     appender = new JsonlAppender(metricsPath);
     for (let step = startStep; step < config.steps; ) {
       const tStep = performance.now();
       const { epoch, batch } = batcher.positionOf(step);
-      const { embBD } = batcher.batchAt(epoch, batch);
-      const stats = await engine.step(embBD);
+      const stats = await stream.run(step);
       step++;
+      completed = step;
       if (!Number.isFinite(stats.loss) || !Number.isFinite(stats.gradNorm)) {
         throw new SaerchError(
           `training diverged at step ${step} (epoch ${epoch}, batch ${batch}): loss ${stats.loss}, nmse ${stats.nmse}, ` +
@@ -410,6 +438,9 @@ async function trainLocked(
     saveSaeWeights(weightsPath, final.params, { k: config.k, config });
     recordWeightsHash(dir);
     return { params: final.params, config, stats: last, steps: config.steps, dir, weightsPath, resumed: ckpt !== undefined };
+  } catch (err) {
+    if (err instanceof DeviceLostError) throw deviceLost(err, engine, completed, lastSaved, config.steps, dir);
+    throw err;
   } finally {
     appender?.close();
     await engine.close();

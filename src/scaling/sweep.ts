@@ -4,7 +4,9 @@
  * cells and resumes an interrupted one (a kill -9 loses at most one checkpoint interval). Per run it records
  * final NMSE on the training rows and on a held-out split, dead fraction, feature densities (the training
  * rows' codes are written beside the weights), steps, examples, FLOPs on the paper's axis and an estimate of
- * the engine's own arithmetic, wall time, and the training curve.
+ * the engine's own arithmetic, wall time, and the training curve. Every engine runs a sweep: the cells train on
+ * `train.engine`, and a webgpu sweep also encodes and evaluates each cell's rows on the device (as the SAE stage
+ * does, src/sae/stage.ts), so its codes come from the arithmetic it trained with.
  */
 import { join } from "node:path";
 import * as aq from "arquero";
@@ -17,7 +19,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { readJsonlLog } from "../io/jsonl.js";
 import type { Profile } from "../compute/profile.js";
 import type { ResolvedSaeConfig, SaeConfigInput } from "../sae/config.js";
-import { encodeStore, reconstructionReport } from "../sae/encode.js";
+import { encodeEngine, encodeStore, reconstructionReport } from "../sae/encode.js";
 import { createTrainStep } from "../sae/engines.js";
 import { domainRows, SAE_STAGE_VERSION } from "../sae/stage.js";
 import { verifiedWeightsHash } from "../sae/weights-hash.js";
@@ -177,9 +179,11 @@ export async function runSweep(
         const res = await trainSae({ config: sae, store, rows: train, dir: run.dir, createStep: (c, init) => createTrainStep(c, init) });
         const metrics = readJsonlLog(join(run.dir, METRICS_FILE)) as TrainMetrics[];
         const last = res.stats;
-        const trainReport = await reconstructionReport(res.params, store, train, k);
-        const codes = await encodeStore({ params: res.params, k, store, rows: train, dir: run.dir, quiet: true, weightsSha256: verifiedWeightsHash(run.dir) });
-        const held = heldOut.length >= 2 ? await reconstructionReport(res.params, store, heldOut, k) : undefined;
+        const engine = encodeEngine(res.config.engine);
+        const trainReport = await reconstructionReport(res.params, store, train, k, undefined, engine);
+        const weightsSha256 = verifiedWeightsHash(run.dir);
+        const codes = await encodeStore({ params: res.params, k, store, rows: train, dir: run.dir, quiet: true, weightsSha256, engine });
+        const held = heldOut.length >= 2 ? await reconstructionReport(res.params, store, heldOut, k, undefined, engine) : undefined;
         const examples = res.config.steps * res.config.batch;
         const record: SweepRecord = {
           domain,

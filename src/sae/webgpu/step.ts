@@ -2,16 +2,29 @@
  * The `webgpu` engine: the whole top-k SAE training step (METHOD.md §2, THE STEP SPEC of naive.ts) on a WebGPU
  * device through Dawn (npm `webgpu`). Parameters, Adam moments and dead-latent counters stay resident on the
  * device; each step uploads the batch `[B, D]` (and 16 bytes of per-step scalars) and reads back 32 bytes of
- * metrics. The kernels are in kernels.ts. The backward pass is sparse: only the B·(K + KA) selected pairs carry
+ * metrics. The batch input is double-buffered: `stage` checks batch t + 1 and writes it into the input slot step t
+ * does not read while step t runs (batch-stream.ts), so the upload overlaps the compute. The kernels are in kernels.ts. The backward pass is sparse: only the B·(K + KA) selected pairs carry
  * gradient, gathered per latent from a `[B, F]` slot map, so no dense `[B, F]` gradient product is ever formed.
  *
  * Precision: float32 throughout (the reference keeps float64 intermediates); sums run in a fixed order, so
  * the engine is deterministic. Dead counters are two u32 words per latent on the device (exact to 2⁵³).
+ *
+ * A lost device (GPU reset, driver crash, `device.destroy()`) fails the running or next call with a
+ * DeviceLostError, and `state()` never returns buffers read after the loss, so a checkpoint is never written
+ * from them.
  */
 import { SaerchError } from "../../core/errors.js";
 import type { ResolvedSaeConfig } from "../config.js";
 import type { AdamState, SaeParams } from "../params.js";
-import { batchVariance, checkTrainBatch, checkTrainState, type StepStats, type TrainState, type TrainStep } from "../train-step.js";
+import {
+  batchVariance,
+  checkTrainBatch,
+  checkTrainState,
+  DeviceLostError,
+  type StepStats,
+  type TrainState,
+  type TrainStep,
+} from "../train-step.js";
 import { adapterLabel, checkAdapterFits, openWebGpuDevice, type WebGpuAdapterReport, type WebGpuContext } from "./adapter.js";
 import { GEMM_TILE, MAX_GROUPS_X, stepKernels, WG, type KernelShape, type KernelSource } from "./kernels.js";
 
@@ -21,6 +34,14 @@ const UNIFORM_BYTES = 16;
 /** Bytes of the scalar block (nDead, sse, asse, evar, scaleMain, scaleAux, gradSq, coef). */
 const SCALAR_BYTES = 32;
 
+/** Input buffers `[B, D]` the steps alternate between: one is read by the running step, the next batch uploads into the other. */
+const INPUT_SLOTS = 2;
+/**
+ * Milliseconds a failed map waits for the device's `lost` promise before deciding the failure was not a loss (Dawn
+ * settles `lost` before the rejected maps; the wait covers an implementation that does not).
+ */
+const LOST_SETTLE_MS = 100;
+
 /** Names of the resident buffers that depend only on (D, F). */
 const PARAM_BUFFERS = ["wEnc", "bLat", "wDec", "bPre", "mEnc", "vEnc", "mLat", "vLat", "mDec", "vDec", "mPre", "vPre"] as const;
 
@@ -29,6 +50,11 @@ export interface Pipeline {
   source: KernelSource;
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+}
+
+/** Name of input slot `slot`'s `[B, D]` buffer (the kernels bind it as `x`). */
+function inputName(slot: number): string {
+  return `x${slot}`;
 }
 
 /** A grid of `groups` workgroups, wrapped into y past the per-dimension limit. */
@@ -65,10 +91,34 @@ export function compilePipeline(device: GPUDevice, source: KernelSource): Pipeli
   return out;
 }
 
+/**
+ * What the engine did with its input slots, in order: `upload` (a batch of `rows` rows written to `slot`;
+ * `whileStepRuns`: a submitted step's metrics were not read back yet, i.e. the upload overlaps its compute),
+ * `submit` (a step's kernels submitted, reading `slot`), `complete` (that step's metrics read back).
+ */
+export interface WebGpuStepEvent {
+  kind: "upload" | "submit" | "complete";
+  slot: number;
+  rows: number;
+  whileStepRuns: boolean;
+}
+
 /** Options of the webgpu engine. */
 export interface WebGpuStepOptions {
   /** An already opened device (shared with an encoder, a probe); default: open one. */
   context?: WebGpuContext;
+  /** Called with every input-slot event (tests check the double buffering with it). */
+  onEvent?: (event: WebGpuStepEvent) => void;
+}
+
+/** A batch checked for the next step: its rows, NMSE denominator and the input slot it is (or will be) written to. */
+interface StagedBatch {
+  xBD: Float32Array;
+  rows: number;
+  denom: number;
+  slot: number;
+  /** False when the batch is bigger than the buffers: they grow, and it uploads, when its step runs. */
+  uploaded: boolean;
 }
 
 /** The webgpu engine. Create with `WebGpuTrainStep.create`. */
@@ -83,9 +133,16 @@ export class WebGpuTrainStep implements TrainStep {
   private readonly pipelines: Pipeline[];
   private readonly uniform: GPUBuffer;
   private readonly readback: GPUBuffer;
-  private bindGroups: GPUBindGroup[] = [];
+  /** `[slot][kernel]`: each input slot's bind groups (they differ only in the `x` buffer). */
+  private bindGroups: GPUBindGroup[][] = [];
   /** Rows the per-batch buffers hold. */
   private capacity = 0;
+  /** The input slot of the last submitted step (the first step reads slot 0). */
+  private lastSlot = INPUT_SLOTS - 1;
+  /** The batch `stage` checked (and uploaded) for the next step. */
+  private staged: StagedBatch | undefined;
+  /** Whether a submitted step's metrics are still to be read back. */
+  private running = false;
   private t: number;
   private lost: string | undefined;
   private closed = false;
@@ -95,6 +152,7 @@ export class WebGpuTrainStep implements TrainStep {
     private readonly context: WebGpuContext,
     private readonly ownsDevice: boolean,
     init: TrainState,
+    private readonly onEvent: WebGpuStepOptions["onEvent"],
   ) {
     const { device, adapter } = context;
     this.device = device;
@@ -168,7 +226,7 @@ export class WebGpuTrainStep implements TrainStep {
     const context = opts.context ?? (await openWebGpuDevice());
     checkAdapterFits(context.adapter, { d: config.d, n: config.n, batch: config.batch }, WHO);
     context.device.pushErrorScope("validation");
-    const step = new WebGpuTrainStep(config, context, opts.context === undefined, init);
+    const step = new WebGpuTrainStep(config, context, opts.context === undefined, init, opts.onEvent);
     const err = await context.device.popErrorScope();
     if (err) {
       await step.close();
@@ -184,22 +242,25 @@ export class WebGpuTrainStep implements TrainStep {
     checkAdapterFits(this.adapter, { d, n, batch: rows }, WHO);
     const kk = k + kAux;
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const sizes: Record<string, number> = { x: rows * d, h: rows * n, slots: rows * n, pairIdx: rows * kk, pairs: 2 * rows * kk, resid: 2 * rows * d };
+    const sizes: Record<string, number> = { h: rows * n, slots: rows * n, pairIdx: rows * kk, pairs: 2 * rows * kk, resid: 2 * rows * d };
+    for (let slot = 0; slot < INPUT_SLOTS; slot++) sizes[inputName(slot)] = rows * d;
     for (const [name, len] of Object.entries(sizes)) {
       this.buffers.get(name)?.destroy();
       // New buffers are zeroed: the slot map starts empty and every step leaves it empty.
       this.buffers.set(name, this.device.createBuffer({ label: name, size: Math.max(16, 4 * len), usage }));
     }
     this.capacity = rows;
-    this.bindGroups = this.pipelines.map(({ source, layout }) =>
-      this.device.createBindGroup({
-        label: source.name,
-        layout,
-        entries: [
-          { binding: 0, resource: { buffer: this.uniform } },
-          ...source.buffers.map((name, i) => ({ binding: i + 1, resource: { buffer: this.buffer(name) } })),
-        ],
-      }),
+    this.bindGroups = Array.from({ length: INPUT_SLOTS }, (_, slot) =>
+      this.pipelines.map(({ source, layout }) =>
+        this.device.createBindGroup({
+          label: `${source.name} (input ${slot})`,
+          layout,
+          entries: [
+            { binding: 0, resource: { buffer: this.uniform } },
+            ...source.buffers.map((name, i) => ({ binding: i + 1, resource: { buffer: this.buffer(name === "x" ? inputName(slot) : name) } })),
+          ],
+        }),
+      ),
     );
   }
 
@@ -211,18 +272,36 @@ export class WebGpuTrainStep implements TrainStep {
 
   private checkUsable(): void {
     if (this.closed) throw new SaerchError(`${WHO}: the engine is closed`);
-    if (this.lost) {
-      throw new SaerchError(
-        `${WHO}: the GPU device was lost (${this.lost}); the state on it is gone, checkpoints on disk are untouched`,
-        "rerun: training resumes from the last checkpoint",
-      );
-    }
+    if (this.lost) throw new DeviceLostError(WHO, this.lost);
   }
 
-  /** One step on `xBD` `[B, D]` (B ≥ 2; B may change between calls). */
-  async step(xBD: Float32Array): Promise<StepStats> {
+  /**
+   * After a failed map: wait (briefly) for the device's `lost` promise, then throw the DeviceLostError if the device
+   * is gone, else `err` itself.
+   */
+  private async failedMap(err: unknown): Promise<never> {
+    if (!this.closed && !this.lost) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.device.lost, new Promise((res) => (timer = setTimeout(res, LOST_SETTLE_MS)))]);
+      clearTimeout(timer);
+    }
     this.checkUsable();
-    const { d, n, k, kAux, lr, beta1, beta2 } = this.config;
+    throw err;
+  }
+
+  /**
+   * Check the batch the next step trains on and write it into the input slot the running step does not read, so
+   * that its upload overlaps that step's compute (TrainStep.stage). The next `step` must pass the same, unchanged array.
+   * @param xBD row-major batch `[B, D]`
+   */
+  stage(xBD: Float32Array): void {
+    this.staged = this.check(xBD);
+  }
+
+  /** Check a batch (B ≥ 2 rows, finite, not all identical), compute its NMSE denominator and upload it when it fits. */
+  private check(xBD: Float32Array): StagedBatch {
+    this.checkUsable();
+    const { d } = this.config;
     const b = checkTrainBatch(xBD, d, WHO);
     const denom = batchVariance(xBD, b, d);
     if (!(denom > 0)) {
@@ -231,14 +310,36 @@ export class WebGpuTrainStep implements TrainStep {
         "shuffle the training rows and drop duplicate embeddings",
       );
     }
-    this.ensureCapacity(b);
+    const batch: StagedBatch = { xBD, rows: b, denom, slot: (this.lastSlot + 1) % INPUT_SLOTS, uploaded: false };
+    // A bigger batch waits for its step: growing the buffers now would free ones the running step reads.
+    if (b <= this.capacity) this.upload(batch);
+    return batch;
+  }
+
+  private upload(batch: StagedBatch): void {
+    this.device.queue.writeBuffer(this.buffer(inputName(batch.slot)), 0, batch.xBD);
+    batch.uploaded = true;
+    this.onEvent?.({ kind: "upload", slot: batch.slot, rows: batch.rows, whileStepRuns: this.running });
+  }
+
+  /** One step on `xBD` `[B, D]` (B ≥ 2; B may change between calls); uses the upload `stage(xBD)` started, if any. */
+  async step(xBD: Float32Array): Promise<StepStats> {
+    const staged = this.staged;
+    this.staged = undefined;
+    const batch = staged?.xBD === xBD ? staged : this.check(xBD);
+    this.checkUsable();
+    const { d, n, k, kAux, lr, beta1, beta2 } = this.config;
+    const { rows: b, denom, slot } = batch;
+    if (!batch.uploaded) {
+      this.ensureCapacity(b);
+      this.upload(batch);
+    }
     const t = this.t + 1;
     const uni = new ArrayBuffer(UNIFORM_BYTES);
     new Uint32Array(uni, 0, 1)[0] = b;
     new Float32Array(uni, 4, 3).set([denom, lr / (1 - beta1 ** t), Math.sqrt(1 - beta2 ** t)]);
     const q = this.device.queue;
     q.writeBuffer(this.uniform, 0, uni);
-    q.writeBuffer(this.buffer("x"), 0, xBD);
 
     const kk = k + kAux;
     const rowsGroups = (count: number): [number, number] => grid(Math.ceil(count / WG));
@@ -263,13 +364,22 @@ export class WebGpuTrainStep implements TrainStep {
     this.pipelines.forEach(({ source, pipeline }, i) => {
       const [x, y] = dispatch[source.name]!;
       pass.setPipeline(pipeline);
-      pass.setBindGroup(0, this.bindGroups[i]!);
+      pass.setBindGroup(0, this.bindGroups[slot]![i]!);
       pass.dispatchWorkgroups(x, y);
     });
     pass.end();
     enc.copyBufferToBuffer(this.buffer("scalars"), 0, this.readback, 0, SCALAR_BYTES);
     q.submit([enc.finish()]);
-    const raw = await this.readScalars();
+    this.lastSlot = slot;
+    this.running = true;
+    this.onEvent?.({ kind: "submit", slot, rows: b, whileStepRuns: false });
+    let raw: ArrayBuffer;
+    try {
+      raw = await this.readScalars();
+    } finally {
+      this.running = false;
+    }
+    this.onEvent?.({ kind: "complete", slot, rows: b, whileStepRuns: false });
     this.t = t;
     const nDead = new Uint32Array(raw, 0, 1)[0]!;
     const [sse, asse, evar, , , gradSq] = Array.from(new Float32Array(raw, 4, 7));
@@ -282,8 +392,7 @@ export class WebGpuTrainStep implements TrainStep {
     try {
       await this.readback.mapAsync(GPUMapMode.READ);
     } catch (err) {
-      this.checkUsable();
-      throw err;
+      return this.failedMap(err);
     }
     const out = this.readback.getMappedRange().slice(0);
     this.readback.unmap();
@@ -301,12 +410,21 @@ export class WebGpuTrainStep implements TrainStep {
     });
     this.device.queue.submit([enc.finish()]);
     const out = new Map<string, ArrayBuffer>();
-    for (const [name, dst] of staged) {
-      await dst.mapAsync(GPUMapMode.READ);
-      out.set(name, dst.getMappedRange().slice(0));
-      dst.unmap();
-      dst.destroy();
+    try {
+      for (const [name, dst] of staged) {
+        try {
+          await dst.mapAsync(GPUMapMode.READ);
+        } catch (err) {
+          return await this.failedMap(err);
+        }
+        out.set(name, dst.getMappedRange().slice(0));
+        dst.unmap();
+      }
+    } finally {
+      for (const [, dst] of staged) dst.destroy();
     }
+    // Buffers read after a loss are not the state: refuse them (a checkpoint is written only from a returned state).
+    this.checkUsable();
     return out;
   }
 

@@ -1,7 +1,9 @@
 /**
  * Tests for the webgpu path of `npm run bench:sae` (src/sae/bench.ts, bench-cli.ts, webgpu/bench-device.ts):
  * one JSON line with the same fields as the other engines plus the adapter, and on a software adapter the
- * note that the run checks correctness, not speed. Tiny shape: nothing here measures speed.
+ * note that the run checks correctness, not speed; `stream` (batches gathered and streamed as training does,
+ * overlapped or sequential) reports the gather and the host time hidden under the step. Tiny shape: nothing
+ * here measures speed.
  */
 import { describe, expect, it, vi } from "vitest";
 import { benchSaeEngine } from "../../../src/sae/bench.js";
@@ -34,5 +36,24 @@ describe.skipIf(noAdapter !== undefined)("bench:sae --engine webgpu", { timeout:
       expect(r, key).toHaveProperty(key);
     }
     expect(r.note).toBe(r.softwareAdapter ? SOFTWARE_NOTE : undefined);
+  });
+
+  it("--stream overlap|sequential gathers and streams the batches and reports the host time; another value is refused", async () => {
+    const shape = { engine: "webgpu" as const, d: 16, n: 48, k: 4, batch: 8, steps: 2 };
+    const overlap = await benchSaeEngine({ ...shape, stream: "overlap" });
+    expect(overlap.stream).toBe("overlap");
+    expect(overlap.gatherMsPerBatch).toBeGreaterThan(0);
+    expect(overlap.overlappedMsPerStep).toBeGreaterThan(0);
+    const sequential = await benchSaeEngine({ ...shape, stream: "sequential" });
+    expect(sequential).toMatchObject({ stream: "sequential" });
+    expect(sequential.overlappedMsPerStep).toBeUndefined();
+    const errors: string[] = [];
+    const err = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void errors.push(a.join(" ")));
+    try {
+      expect(await benchSaeMain({ engine: "webgpu", d: "16", n: "48", k: "4", batch: "8", steps: "1", stream: "both" })).toBe(1);
+    } finally {
+      err.mockRestore();
+    }
+    expect(errors.join("\n")).toMatch(/--stream must be "overlap" or "sequential"/);
   });
 });

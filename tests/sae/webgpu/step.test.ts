@@ -3,7 +3,9 @@
  * Mesa's software Vulkan adapter): naive-vs-webgpu on the awkward sizes the other engines are tested on — loss,
  * nmse, auxk, gradNorm, dead fraction every step, and every parameter, Adam moment and dead counter at the end —
  * k = 1, dead latents (more and fewer than kAux), kAux = 0, short and long batches, n and d not multiples of the
- * workgroup (64) or GEMM tile (64) sizes; determinism; and the engine's contracts.
+ * workgroup (64) or GEMM tile (64) sizes; determinism; the double-buffered batch upload (`stage`: batch t + 1
+ * written to the other input slot while step t runs, the same bits as unstaged steps, short and growing batches,
+ * a step on another array than the staged one); and the engine's contracts.
  */
 import { describe, expect, it } from "vitest";
 import { relErr, tensorRelErr } from "../../helpers/compare.js";
@@ -14,7 +16,7 @@ import { resolveSaeConfig, type ResolvedSaeConfig, type SaeConfigInput } from ".
 import { NaiveTrainStep } from "../../../src/sae/naive.js";
 import { initSaeParams, zeroAdamState } from "../../../src/sae/params.js";
 import type { StepStats, TrainState, TrainStep } from "../../../src/sae/train-step.js";
-import { WebGpuTrainStep } from "../../../src/sae/webgpu/step.js";
+import { type WebGpuStepEvent, WebGpuTrainStep } from "../../../src/sae/webgpu/step.js";
 import { GPU_TEST_TIMEOUT_MS, gpuContext, noAdapter } from "./gpu-available.js";
 
 const KEYS = ["wEncFD", "bLatF", "wDecFD", "bPreD"] as const;
@@ -131,6 +133,124 @@ describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep matches the naive refe
     const xs = [...batches(70, 67, 2, 11), ...batches(70, 130, 2, 12)];
     const stats = await compareWithNaive(c, initState(c, (j) => (j % 3 === 0 ? c.deadWindow : 0)), xs);
     expect(stats.every((s) => s.auxk > 0)).toBe(true);
+  });
+});
+
+const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** Expect two states equal bit for bit. */
+function expectSameBits(a: TrainState, b: TrainState, where: string): void {
+  expect(a.adam.t).toBe(b.adam.t);
+  expect(Array.from(a.sinceFiredF), `${where} sinceFiredF`).toEqual(Array.from(b.sinceFiredF));
+  for (const key of KEYS) {
+    expect(bytes(a.params[key]).equals(bytes(b.params[key])), `${where} params.${key}`).toBe(true);
+    expect(bytes(a.adam.m[key]).equals(bytes(b.adam.m[key])), `${where} adam.m.${key}`).toBe(true);
+    expect(bytes(a.adam.v[key]).equals(bytes(b.adam.v[key])), `${where} adam.v.${key}`).toBe(true);
+  }
+}
+
+/** Step through `xs` staging each next batch while the current step runs (as the trainer's batch stream does). */
+async function streamed(engine: WebGpuTrainStep, xs: Float32Array[]): Promise<StepStats[]> {
+  const out: StepStats[] = [];
+  for (const [i, x] of xs.entries()) {
+    const running = engine.step(x);
+    if (i + 1 < xs.length) engine.stage(xs[i + 1]!);
+    out.push(await running);
+  }
+  return out;
+}
+
+/** One engine event as a short string: "upload 1 (4 rows) while a step runs". */
+const show = (e: WebGpuStepEvent): string => `${e.kind} ${e.slot} (${e.rows} rows)${e.whileStepRuns ? " while a step runs" : ""}`;
+
+describe.skipIf(noAdapter !== undefined)("WebGpuTrainStep double-buffered input", { timeout: GPU_TEST_TIMEOUT_MS }, () => {
+  it("uploads batch t + 1 into the other input slot while step t runs, with the bits of unstaged steps", async () => {
+    const c = config({ d: 70, n: 150, k: 5, kAux: 9, batch: 67, deadWindow: 134, lr: 3e-3 });
+    const init = initState(c, (j) => (j % 3 === 0 ? c.deadWindow : 0));
+    const xs = batches(70, 67, 5, 31);
+    const events: WebGpuStepEvent[] = [];
+    const a = await WebGpuTrainStep.create(c, init, { context: gpuContext!, onEvent: (e) => events.push(e) });
+    const b = await WebGpuTrainStep.create(c, init, { context: gpuContext! });
+    try {
+      const got = await streamed(a, xs);
+      const want: StepStats[] = [];
+      for (const x of xs) want.push(await b.step(x));
+      expect(got).toEqual(want);
+      expectSameBits(await a.state(), await b.state(), "streamed vs unstaged");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const rows = "(67 rows)";
+    expect(events.map(show)).toEqual([
+      `upload 0 ${rows}`,
+      `submit 0 ${rows}`,
+      `upload 1 ${rows} while a step runs`,
+      `complete 0 ${rows}`,
+      `submit 1 ${rows}`,
+      `upload 0 ${rows} while a step runs`,
+      `complete 1 ${rows}`,
+      `submit 0 ${rows}`,
+      `upload 1 ${rows} while a step runs`,
+      `complete 0 ${rows}`,
+      `submit 1 ${rows}`,
+      `upload 0 ${rows} while a step runs`,
+      `complete 1 ${rows}`,
+      // The last batch: nothing is staged after it.
+      `submit 0 ${rows}`,
+      `complete 0 ${rows}`,
+    ]);
+  });
+
+  it("a short batch uploads while the step before it runs; a bigger one waits for its own step (the buffers grow)", async () => {
+    const c = config({ d: 7, n: 13, k: 3, kAux: 2, deadWindow: 12 });
+    const init = initState(c, (j) => (j < 4 ? c.deadWindow : 0));
+    const [x0, x1] = batches(7, 6, 2, 32);
+    const xs = [x0!, batches(7, 3, 1, 33)[0]!, batches(7, 11, 1, 34)[0]!, x1!, batches(7, 2, 1, 35)[0]!];
+    const events: WebGpuStepEvent[] = [];
+    const gpu = await WebGpuTrainStep.create(c, init, { context: gpuContext!, onEvent: (e) => events.push(e) });
+    const plain = await WebGpuTrainStep.create(c, init, { context: gpuContext! });
+    const naive = new NaiveTrainStep(c, init);
+    try {
+      const got = await streamed(gpu, xs);
+      for (const [i, x] of xs.entries()) {
+        expect(await plain.step(x), `step ${i} vs unstaged`).toEqual(got[i]);
+        expectStatsClose(got[i]!, await naive.step(x), `step ${i} vs naive`);
+      }
+      expectSameBits(await gpu.state(), await plain.state(), "streamed vs unstaged");
+      await expectStatesClose(gpu, naive, "final");
+    } finally {
+      await gpu.close();
+      await plain.close();
+    }
+    expect(events.filter((e) => e.kind === "upload").map(show)).toEqual([
+      "upload 0 (6 rows)",
+      "upload 1 (3 rows) while a step runs",
+      // 11 rows > the 6 the buffers hold: uploaded when its step starts, into the slot it was staged for.
+      "upload 0 (11 rows)",
+      "upload 1 (6 rows) while a step runs",
+      "upload 0 (2 rows) while a step runs",
+    ]);
+    expect(events.filter((e) => e.kind === "submit").map((e) => `${e.slot}:${e.rows}`)).toEqual(["0:6", "1:3", "0:11", "1:6", "0:2"]);
+  });
+
+  it("a step on another array than the staged one trains on that array; stage checks the batch at once", async () => {
+    const c = config({ d: 7, n: 13, k: 3 });
+    const init = initState(c);
+    const [staged, other] = batches(7, 6, 2, 36);
+    const a = await WebGpuTrainStep.create(c, init, { context: gpuContext! });
+    const b = await WebGpuTrainStep.create(c, init, { context: gpuContext! });
+    try {
+      a.stage(staged!);
+      expect(await a.step(other!)).toEqual(await b.step(other!));
+      expectSameBits(await a.state(), await b.state(), "after the other array");
+      expect(() => a.stage(new Float32Array(7))).toThrow(/at least 2 rows/);
+      expect(() => a.stage(new Float32Array(14).fill(0.5))).toThrow(/identical/);
+      expect((await a.state()).adam.t).toBe(1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });
 
