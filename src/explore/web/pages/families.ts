@@ -352,6 +352,9 @@ export async function renderFamily(ctx: PageContext): Promise<void> {
     return;
   }
   void loadPlotly().catch(() => undefined); // fetched while the family is: both charts need it
+  // The list of families names the nested ones; fetched alongside the family rather than after it.
+  const listing = ctx.domain.families > 0 ? api.families(domain, ctx.signal) : null;
+  listing?.catch(() => undefined); // awaited below only when the family has nested ones
   let fam: FamilyResponse;
   try {
     fam = await api.family(domain, id, ctx.signal);
@@ -367,9 +370,9 @@ export async function renderFamily(ctx: PageContext): Promise<void> {
     throw err;
   }
   const nestedLabels = new Map<number, string | null>();
-  if (fam.nested.length > 0) {
+  if (fam.nested.length > 0 && listing) {
     try {
-      for (const f of (await api.families(domain, ctx.signal)).families) nestedLabels.set(f.id, f.label ?? f.rootLabel);
+      for (const f of (await listing).families) nestedLabels.set(f.id, f.label ?? f.rootLabel);
     } catch (err) {
       if (!(err instanceof ApiFailure)) throw err;
     }

@@ -6,7 +6,7 @@
  * on the map") has its results highlighted on the documents map.
  */
 import createScatterplot from "regl-scatterplot";
-import type { MapResponse } from "../../api.js";
+import type { MapResponse, SearchResponse } from "../../api.js";
 import { api, ApiFailure, isAbort } from "../api-client.js";
 import type { PageContext } from "../context.js";
 import { h, message, pct, replaceChildren } from "../dom.js";
@@ -116,6 +116,7 @@ export async function renderMaps(ctx: PageContext): Promise<void> {
     ),
   );
 
+  const searching = state.kind === "documents" && state.search.query ? startSearch(ctx, state.search) : null;
   let map: MapResponse;
   try {
     map = await api.map(domain, state.kind, ctx.signal);
@@ -208,25 +209,32 @@ export async function renderMaps(ctx: PageContext): Promise<void> {
   ctx.signal.addEventListener("abort", () => delete window.explorerMap, { once: true });
   info.textContent = `${n.toLocaleString()} ${state.kind} · scroll to zoom, drag to pan, click a point to open it`;
 
-  if (state.kind === "documents" && state.search.query) await highlight(ctx, plot, map, state.search, side);
+  if (searching) await highlight(ctx, plot, map, searching, state.search, side);
   else if (state.kind === "features") replaceChildren(side, h("div", { class: "card" }, h("h2", null, "Features map"), h("p", { class: "muted small" }, "each point is one feature's decoder direction; nearby features point in similar directions. Hover for the label, click for the feature's page.")));
   else replaceChildren(side, h("div", { class: "card" }, h("h2", null, "Documents map"), h("p", { class: "muted small" }, "each point is one abstract's embedding. Highlight a search's results with the box above, or use “Show on the map” on the search page.")));
 }
 
-async function highlight(ctx: PageContext, plot: ReturnType<typeof createScatterplot>, map: MapResponse, search: SearchState, side: HTMLElement): Promise<void> {
+/** The search whose results the documents map highlights; started before the map is fetched, so the two overlap. */
+function startSearch(ctx: PageContext, search: SearchState): Promise<SearchResponse> {
+  const pending = api.search(
+    {
+      domain: ctx.domain.domain,
+      query: search.query,
+      form: search.form,
+      features: search.features.map((e) => ({ feature: e.id, value: e.value })),
+      families: search.families.map((e) => ({ id: e.id, value: e.value })),
+      maxDensity: search.maxDensity,
+      k: HIGHLIGHTS,
+    },
+    ctx.signal,
+  );
+  pending.catch(() => undefined); // awaited (and its error shown) in highlight(); never an unhandled rejection when the map fails first
+  return pending;
+}
+
+async function highlight(ctx: PageContext, plot: ReturnType<typeof createScatterplot>, map: MapResponse, pending: Promise<SearchResponse>, search: SearchState, side: HTMLElement): Promise<void> {
   try {
-    const res = await api.search(
-      {
-        domain: ctx.domain.domain,
-        query: search.query,
-        form: search.form,
-        features: search.features.map((e) => ({ feature: e.id, value: e.value })),
-        families: search.families.map((e) => ({ id: e.id, value: e.value })),
-        maxDensity: search.maxDensity,
-        k: HIGHLIGHTS,
-      },
-      ctx.signal,
-    );
+    const res = await pending;
     const indexOf = new Map(map.ids.map((id, i) => [String(id), i]));
     const found = res.hits.map((hit) => indexOf.get(hit.id)).filter((i): i is number => i !== undefined);
     plot.select(found, { preventEvent: true });
