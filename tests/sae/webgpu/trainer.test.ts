@@ -94,7 +94,9 @@ describe.skipIf(noAdapter !== undefined)("webgpu checkpoints", { timeout: GPU_TE
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let stderr = "";
+    let stdout = "";
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
     const exited = new Promise<NodeJS.Signals | null>((res) => child.on("exit", (_code, signal) => res(signal)));
     const deadline = Date.now() + GPU_TEST_TIMEOUT_MS / 2;
     let stepAtKill = 0;
@@ -106,6 +108,7 @@ describe.skipIf(noAdapter !== undefined)("webgpu checkpoints", { timeout: GPU_TE
     }
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
+    expect(stdout, "the killed run staged batch t + 1 during step t").toContain("staged");
     expect(stepAtKill).toBeGreaterThanOrEqual(10);
     expect(loadCheckpoint(dir)!.position.step).toBeLessThan(40);
 
