@@ -65,12 +65,15 @@ export function buildFamilyPredictorMessages(label: string, text: string): ChatM
 /**
  * Hash of the family labeller's and predictor's prompt templates, rendered on fixed probe inputs; any
  * change of them changes the families run id.
+ * @param builders the builders to hash (default this module's; the stage passes the ones it sends)
  */
-export function familiesPromptsHash(): string {
+export function familiesPromptsHash(
+  builders: { label: typeof buildFamilyLabelMessages; predictor: typeof buildFamilyPredictorMessages } = { label: buildFamilyLabelMessages, predictor: buildFamilyPredictorMessages },
+): string {
   return promptsHash([
-    buildFamilyLabelMessages("probe parent", ["probe child", null]),
-    buildFamilyLabelMessages(null, ["probe child"]),
-    buildFamilyPredictorMessages("probe family", "Probe title\n\nProbe abstract."),
+    builders.label("probe parent", ["probe child", null]),
+    builders.label(null, ["probe child"]),
+    builders.predictor("probe family", "Probe title\n\nProbe abstract."),
     { marker: FAMILY_MARKER, words: [FAMILY_LABEL_MIN_WORDS, FAMILY_LABEL_MAX_WORDS], unlabelled: UNLABELLED },
   ]);
 }

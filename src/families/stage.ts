@@ -19,7 +19,7 @@ import { createUseLiteEmbedder } from "../embed/use-lite.js";
 import { artefactRun, withNewRunCleanup } from "../io/artefact.js";
 import { storeIdentityKey } from "../embed/identity.js";
 import { verifiedWeightsHash } from "../sae/weights-hash.js";
-import { familiesPromptsHash, parseFamilyLabel } from "./prompts.js";
+import { buildFamilyLabelMessages, buildFamilyPredictorMessages, familiesPromptsHash, parseFamilyLabel } from "./prompts.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { dataDir } from "../io/paths.js";
 import { RunInUseError, withRunLock } from "../io/run-lock.js";
@@ -265,7 +265,7 @@ async function familiesForSae(ctx: {
       featureSet: setKind,
       build: cfg.build,
       clean: setKind === "clean" ? cfg.clean : null,
-      ...(cfg.label ? { score: cfg.score, scorer: kind, ...(kind === "llm" ? { models: [cfg.llm.interpreterModel, cfg.llm.predictorModel], temperature: cfg.llm.temperature, prompts: familiesPromptsHash(), endpoint: ctx.endpoint } : { baseline: cfg.baseline }) } : {}),
+      ...(cfg.label ? { score: cfg.score, scorer: kind, ...(kind === "llm" ? { models: [cfg.llm.interpreterModel, cfg.llm.predictorModel], temperature: cfg.llm.temperature, prompts: familiesPromptsHash({ label: buildFamilyLabelMessages, predictor: buildFamilyPredictorMessages }), endpoint: ctx.endpoint } : { baseline: cfg.baseline }) } : {}),
     },
     `${name}-${setKind}`,
   );

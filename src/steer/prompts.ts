@@ -8,13 +8,15 @@
  *   `FINAL: <added #>, <removed #>`.
  */
 import { parseMarkedLabel, ROLE_INTRO } from "../interpret/prompts.js";
-import type { ChatMessage } from "../interpret/types.js";
+import type { ChatMessage, LlmRequest } from "../interpret/types.js";
 import { promptsHash } from "../io/identity.js";
 
 /** The line that ends a rewriter reply. */
 export const REWRITE_MARKER = "QUERY:";
 /** The line that ends a judge reply. */
 export const JUDGE_MARKER = "FINAL:";
+/** Heading of the judge's candidate list (the number of candidates is read back from it). */
+const CANDIDATES_HEADING = "## Candidate topics\n";
 
 const REWRITER_SYSTEM = `${ROLE_INTRO} You help researchers steer a semantic search engine over paper abstracts by rewriting their queries.`;
 
@@ -54,7 +56,7 @@ export function buildJudgeMessages(originalTitles: readonly string[], newTitles:
   const user = [
     `## Original results\n${list(originalTitles)}`,
     `## New results\n${list(newTitles)}`,
-    `## Candidate topics\n${topics.map((t, i) => `${i + 1}. ${t.trim()}`).join("\n")}`,
+    `${CANDIDATES_HEADING}${topics.map((t, i) => `${i + 1}. ${t.trim()}`).join("\n")}`,
     "One candidate topic was added to the search and another was removed. Compare the two lists, decide " +
       "which topic the new results gained and which they lost, and answer with the candidate numbers.",
     `Reason briefly, then finish with one line in exactly this form, with nothing after it:\n${JUDGE_MARKER} <added number>, <removed number>`,
@@ -83,11 +85,32 @@ export function parseJudge(reply: string, topics: number): { added: number; remo
 /**
  * Hash of the query rewriter's and the LLM judge's prompt templates, rendered on fixed probe inputs; any
  * change of them changes the steering run id.
+ * @param builders the builders to hash (default this module's; the stage passes the ones it sends)
  */
-export function steerPromptsHash(): string {
+export function steerPromptsHash(
+  builders: { rewrite: typeof buildRewriteMessages; judge: typeof buildJudgeMessages } = { rewrite: buildRewriteMessages, judge: buildJudgeMessages },
+): string {
   return promptsHash([
-    buildRewriteMessages("probe query", "probe down", "probe up"),
-    buildJudgeMessages(["Probe original"], ["Probe new"], ["probe topic a", "probe topic b"]),
+    builders.rewrite("probe query", "probe down", "probe up"),
+    builders.judge(["Probe original"], ["Probe new"], ["probe topic a", "probe topic b"]),
     { markers: [REWRITE_MARKER, JUDGE_MARKER] },
   ]);
+}
+
+
+/**
+ * Keep a steering reply in the request cache only when its parser accepts it (a rewrite with a `QUERY:`
+ * line; a verdict with two candidate numbers in range), so an unreadable reply is asked again by the next
+ * run instead of staying unreadable forever. Requests of other prompts are always kept.
+ */
+export function acceptSteerReply(req: LlmRequest, content: string): boolean {
+  const system = req.messages[0]?.content;
+  if (system === REWRITER_SYSTEM) return parseRewrite(content) !== undefined;
+  if (system === JUDGE_SYSTEM) {
+    const user = req.messages[1]?.content ?? "";
+    const at = user.indexOf(CANDIDATES_HEADING);
+    const topics = at < 0 ? 0 : user.slice(at + CANDIDATES_HEADING.length).split("\n\n")[0]!.split("\n").length;
+    return parseJudge(content, topics) !== undefined;
+  }
+  return true;
 }

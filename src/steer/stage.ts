@@ -22,7 +22,7 @@ import type { FamiliesResult, FamiliesSkipped } from "../families/stage.js";
 import { artefactRun, withNewRunCleanup } from "../io/artefact.js";
 import { storeIdentityKey } from "../embed/identity.js";
 import { verifiedWeightsHash } from "../sae/weights-hash.js";
-import { steerPromptsHash } from "./prompts.js";
+import { acceptSteerReply, steerPromptsHash } from "./prompts.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { dataDir } from "../io/paths.js";
 import { withRunLock } from "../io/run-lock.js";
@@ -185,7 +185,7 @@ export async function runSteerStage(args: SteerStageArgs): Promise<Array<SteerSt
     cache = RequestCache.open(args.cachePath ?? join(dataDir(), "interpret", LLM_CACHE_FILE));
     const raw = args.client ?? new OpenAiLlmClient(cfg.llm);
     endpoint = raw.id;
-    llm = new BudgetedLlmClient(new CachedLlmClient(raw, cache), meter);
+    llm = new BudgetedLlmClient(new CachedLlmClient(raw, cache, { accept: acceptSteerReply }), meter);
   }
   let ownEmbedder: Promise<Embedder> | undefined;
   const embedder = (): Promise<Embedder> => (args.embedder ? Promise.resolve(args.embedder) : (ownEmbedder ??= createStoreEmbedder(args.store.dir)));
@@ -206,26 +206,26 @@ export async function runSteerStage(args: SteerStageArgs): Promise<Array<SteerSt
           featureSet: cfg.featureSet,
           // The candidates themselves, so relabelled features (same run directory) are never reopened stale.
           candidates: createHash("sha256").update(JSON.stringify(candidateFeatures(cfg, labels, cleanCfg))).digest("hex").slice(0, 16),
-          families: steerFamilies(sae, args.families).length, queries: cfg.queries, eval: cfg.eval, llm: useLlm ? { model: cfg.llm.interpreterModel, endpoint, prompts: steerPromptsHash() } : null },
+          families: steerFamilies(sae, args.families).length, queries: cfg.queries, eval: cfg.eval, llm: useLlm ? { model: cfg.llm.interpreterModel, endpoint, prompts: steerPromptsHash({ rewrite: buildRewriteMessages, judge: buildJudgeMessages }) } : null },
         name,
       );
-      // One process per run directory; what its LLM calls pay is kept in its spend ledger.
-      out.push(
-        await withNewRunCleanup(run, () => withRunLock(run.dir, "steering evaluation", async (): Promise<SteerStageResult | SteerSkipped> => {
-          const resultsPath = join(run.dir, "results.json");
-          if (existsSync(resultsPath)) return { ...(JSON.parse(readFileSync(resultsPath, "utf8")) as SteerResultFile), dir: run.dir, reopened: true };
-          let result: SteerResultFile;
-          try {
+      // One process per run directory; what its LLM calls pay is kept in its spend ledger. An SAE with too
+      // few features is skipped through the cleanup path, so it leaves no run directory behind.
+      try {
+        out.push(
+          await withNewRunCleanup(run, () => withRunLock(run.dir, "steering evaluation", async (): Promise<SteerStageResult> => {
+            const resultsPath = join(run.dir, "results.json");
+            if (existsSync(resultsPath)) return { ...(JSON.parse(readFileSync(resultsPath, "utf8")) as SteerResultFile), dir: run.dir, reopened: true };
             const evaluate = (): Promise<SteerResultFile> => steerDomain({ args, cfg, sae, labels, cleanCfg, docOf, embedder, llm, name });
-            result = llm ? await withRunSpend(meter, run.dir, evaluate) : await evaluate();
-          } catch (err) {
-            if (!(err instanceof TooFewFeaturesError)) throw err;
-            return { name, domain: sae.domain, skipped: err.message };
-          }
-          writeJsonAtomic(resultsPath, result);
-          return { ...result, dir: run.dir, reopened: false };
-        })),
-      );
+            const result = llm ? await withRunSpend(meter, run.dir, evaluate) : await evaluate();
+            writeJsonAtomic(resultsPath, result);
+            return { ...result, dir: run.dir, reopened: false };
+          })),
+        );
+      } catch (err) {
+        if (!(err instanceof TooFewFeaturesError)) throw err;
+        out.push({ name, domain: sae.domain, skipped: err.message });
+      }
     }
   } finally {
     cache?.close();

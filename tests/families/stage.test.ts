@@ -9,7 +9,8 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { STORE_IDENTITY_FILE, storeIdentity } from "../../src/embed/identity.js";
 import { familyFeatures } from "../../src/families/build.js";
 import { readFamiliesJson } from "../../src/families/families-json.js";
 import { FAMILY_LABELS_FILE } from "../../src/families/labeller.js";
@@ -148,6 +149,45 @@ describe("families stage on planted families", () => {
     } finally {
       await second.close();
     }
+  });
+
+  it("a changed prompt template or another corpus content is a new run, never the old one", async () => {
+    const cachePath = join(root, "identity-cache.jsonl");
+    const runWith = async (stage: typeof import("../../src/families/stage.js")) =>
+      ((await stage.runFamiliesStage({ store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [planted.interpret], config: { llm: llm(), prices }, cachePath, quiet: true })) as FamiliesResult[])[0]!;
+    const base = await runWith(await import("../../src/families/stage.js"));
+    // The labeller's template gains a sentence: another run id, and its requests are made (not the cache's).
+    vi.resetModules();
+    vi.doMock("../../src/families/prompts.js", async (importOriginal) => {
+      const orig = await importOriginal<typeof import("../../src/families/prompts.js")>();
+      return { ...orig, buildFamilyLabelMessages: (...a: Parameters<typeof orig.buildFamilyLabelMessages>) => orig.buildFamilyLabelMessages(...a).map((m) => ({ ...m, content: `${m.content} Be brief.` })) };
+    });
+    try {
+      const asked = server.requestsTo("/v1/chat/completions").length;
+      const changed = await runWith(await import("../../src/families/stage.js"));
+      expect(changed.dir).not.toBe(base.dir);
+      expect(changed.reopened).toBe(false);
+      expect(server.requestsTo("/v1/chat/completions").length).toBeGreaterThan(asked);
+    } finally {
+      vi.doUnmock("../../src/families/prompts.js");
+      vi.resetModules();
+    }
+    // The same store path holding another corpus (its identity sidecar says so): another run id.
+    const sidecar = join(planted.store.dir, STORE_IDENTITY_FILE);
+    const saved = existsSync(sidecar) ? readFileSync(sidecar, "utf8") : undefined;
+    try {
+      writeFileSync(sidecar, JSON.stringify({ ...storeIdentity(planted.store), corpus: "0123456789abcdef" }));
+      const other = await runWith(await import("../../src/families/stage.js"));
+      expect(other.dir).not.toBe(base.dir);
+      expect(other.reopened).toBe(false);
+    } finally {
+      if (saved === undefined) rmSync(sidecar, { force: true });
+      else writeFileSync(sidecar, saved);
+    }
+    // Unchanged inputs reopen the first run.
+    const again = await runWith(await import("../../src/families/stage.js"));
+    expect(again.dir).toBe(base.dir);
+    expect(again.reopened).toBe(true);
   });
 
   it("offline: the baseline labels families from their members' label terms; the alive set needs no labels", async () => {

@@ -4,13 +4,15 @@
  * every method and judge, the LLM rewriter and judge through a local OpenAI-compatible server (exact
  * requests, parsing, the cache on a rerun), the family comparison, the worked example, and bad input.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { STORE_IDENTITY_FILE, storeIdentity } from "../../src/embed/identity.js";
 import type { EmbeddingStore } from "../../src/embed/store-reader.js";
 import { runFamiliesStage } from "../../src/families/stage.js";
 import { readRunSpend } from "../../src/interpret/spend-ledger.js";
 import type { ChatMessage } from "../../src/interpret/types.js";
+import { dataDir } from "../../src/io/paths.js";
 import { readRunLock } from "../../src/io/run-lock.js";
 import { STEER_METHODS } from "../../src/steer/config.js";
 import type { Ranker } from "../../src/steer/evaluate.js";
@@ -53,19 +55,20 @@ describe("steering stage on a geometric planted SAE", () => {
     llm: { baseURL: server.baseURL, interpreterModel: MODEL, predictorModel: MODEL, concurrency: 4, timeoutMs: 5000, baseDelayMs: 10, maxDelayMs: 50 },
     prices: { [MODEL]: { inputPerMTok: 1, outputPerMTok: 1 } },
   });
+  let handler: Parameters<OpenAITestServer["setHandler"]>[1];
   let results: SteerStageResult[];
   let families: Awaited<ReturnType<typeof runFamiliesStage>>;
 
   beforeAll(async () => {
     server = await startOpenAIServer();
-    server.setHandler("/v1/chat/completions", (req) => {
+    server.setHandler("/v1/chat/completions", (handler = (req) => {
       const body = req.body as { messages: ChatMessage[] };
       const user = body.messages[1]!.content;
       const content = user.startsWith("Search query: ")
         ? `Fine.\nQUERY: ${user.split("\n")[0]!.slice(14)} and ${user.split("\n")[4]!.replace("Topic to add: ", "")}`
         : "Looked at both lists.\nFINAL: 1, 2";
       return { status: 200, body: { id: "x", object: "chat.completion", model: MODEL, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage: { prompt_tokens: 50, completion_tokens: 5, total_tokens: 55 } } };
-    });
+    }));
     families = await runFamiliesStage({ store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [planted.interpret], config: { label: false }, quiet: true });
     results = (await runSteerStage({
       store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [planted.interpret], families, config: config(),
@@ -139,6 +142,59 @@ describe("steering stage on a geometric planted SAE", () => {
     expect(readRunLock((again[0] as SteerStageResult).dir)).toBeUndefined();
   });
 
+  it("another endpoint, a changed prompt template or another corpus content is a new run, never the old one", async () => {
+    const cachePath = join(root, "cache.jsonl");
+    const runWith = async (stage: typeof import("../../src/steer/stage.js"), baseURL = server.baseURL) =>
+      ((await stage.runSteerStage({
+        store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [planted.interpret], families,
+        config: { ...config(), llm: { ...config().llm, baseURL } }, ranker: naiveRanker, embedder, cachePath,
+      })) as SteerStageResult[])[0]!;
+    const base = results[0]!;
+    // A second server answering for the same model name, through the same cache: its own run and requests.
+    const second = await startOpenAIServer();
+    try {
+      second.setHandler("/v1/chat/completions", handler);
+      const other = await runWith(await import("../../src/steer/stage.js"), second.baseURL);
+      expect(other.dir).not.toBe(base.dir);
+      expect(other.reopened).toBe(false);
+      expect(second.requestsTo("/v1/chat/completions").length).toBeGreaterThan(0);
+    } finally {
+      await second.close();
+    }
+    // The rewriter's template gains a sentence: another run id, and its requests are made.
+    vi.resetModules();
+    vi.doMock("../../src/steer/prompts.js", async (importOriginal) => {
+      const orig = await importOriginal<typeof import("../../src/steer/prompts.js")>();
+      return { ...orig, buildRewriteMessages: (...a: Parameters<typeof orig.buildRewriteMessages>) => orig.buildRewriteMessages(...a).map((m) => ({ ...m, content: `${m.content} Be brief.` })) };
+    });
+    try {
+      const asked = server.requestsTo("/v1/chat/completions").length;
+      const changed = await runWith(await import("../../src/steer/stage.js"));
+      expect(changed.dir).not.toBe(base.dir);
+      expect(changed.reopened).toBe(false);
+      expect(server.requestsTo("/v1/chat/completions").length).toBeGreaterThan(asked);
+    } finally {
+      vi.doUnmock("../../src/steer/prompts.js");
+      vi.resetModules();
+    }
+    // The same store path holding another corpus (its identity sidecar says so): another run id.
+    const sidecar = join(planted.store.dir, STORE_IDENTITY_FILE);
+    const saved = existsSync(sidecar) ? readFileSync(sidecar, "utf8") : undefined;
+    try {
+      writeFileSync(sidecar, JSON.stringify({ ...storeIdentity(planted.store), corpus: "0123456789abcdef" }));
+      const other = await runWith(await import("../../src/steer/stage.js"));
+      expect(other.dir).not.toBe(base.dir);
+      expect(other.reopened).toBe(false);
+    } finally {
+      if (saved === undefined) rmSync(sidecar, { force: true });
+      else writeFileSync(sidecar, saved);
+    }
+    // Unchanged inputs reopen the first run.
+    const again = await runWith(await import("../../src/steer/stage.js"));
+    expect(again.dir).toBe(base.dir);
+    expect(again.reopened).toBe(true);
+  });
+
   it("a query file; the grid's order; bad input", async () => {
     const path = join(root, "queries.txt");
     writeFileSync(path, "exoplanet transit\n\n  galaxy cluster  \n");
@@ -147,8 +203,12 @@ describe("steering stage on a geometric planted SAE", () => {
     expect(r!.queries).toBe(2);
     // Too few clean features: the domain is reported, not evaluated.
     const few = { ...planted.interpret, records: planted.interpret.records.map((x) => (x.feature > 3 ? { ...x, pearson: 0.1 } : x)) };
+    const runs = (): string[] => readdirSync(join(dataDir(), "steer")).sort();
+    const before = runs();
     const [skipped] = await runSteerStage({ store: planted.store, texts: planted.texts, saes: [planted.sae], interpret: [few], config: cfg, ranker: naiveRanker, embedder });
     expect(skipped).toMatchObject({ name: "x-n64-k4", skipped: expect.stringMatching(/4 clean features; steering needs at least 5/) });
+    // A skipped SAE leaves no run directory (not even one holding only its config.json).
+    expect(runs()).toEqual(before);
     expect(gridPoints(SteerConfig.parse({ eval: { methods: ["add", "rewrite-offline"], strengthsUp: [1, 2], strengthsDown: [0] } })).map((p) => `${p.method}:${p.up}:${p.down}`)).toEqual(["add:1:0", "add:2:0", "rewrite-offline:null:null"]);
     expect(() => checkQueryText("   ")).toThrow(/the query is empty/);
     expect(() => checkQueryText("x".repeat(1001))).toThrow(/1001 characters; at most 1000/);
