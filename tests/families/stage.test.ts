@@ -10,7 +10,6 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { STORE_IDENTITY_FILE, storeIdentity } from "../../src/embed/identity.js";
 import { familyFeatures } from "../../src/families/build.js";
 import { readFamiliesJson } from "../../src/families/families-json.js";
 import { FAMILY_LABELS_FILE } from "../../src/families/labeller.js";
@@ -26,6 +25,7 @@ import type { SaeDomainResult } from "../../src/sae/stage.js";
 import { FakeEmbedder } from "../fixtures/embed/fake-embedder.js";
 import { CHILDREN, childOf, K, N_FEATURES, plantedSae, TOPICS } from "../fixtures/families/synthetic-sae.js";
 import { type OpenAITestServer, startOpenAIServer } from "../helpers/openai-server.js";
+import { withOtherCorpus } from "../helpers/other-corpus.js";
 import { useTempDataDir } from "../helpers/temp-data.js";
 
 const root = useTempDataDir("saerch-families-stage-");
@@ -173,17 +173,9 @@ describe("families stage on planted families", () => {
       vi.resetModules();
     }
     // The same store path holding another corpus (its identity sidecar says so): another run id.
-    const sidecar = join(planted.store.dir, STORE_IDENTITY_FILE);
-    const saved = existsSync(sidecar) ? readFileSync(sidecar, "utf8") : undefined;
-    try {
-      writeFileSync(sidecar, JSON.stringify({ ...storeIdentity(planted.store), corpus: "0123456789abcdef" }));
-      const other = await runWith(await import("../../src/families/stage.js"));
-      expect(other.dir).not.toBe(base.dir);
-      expect(other.reopened).toBe(false);
-    } finally {
-      if (saved === undefined) rmSync(sidecar, { force: true });
-      else writeFileSync(sidecar, saved);
-    }
+    const other = await withOtherCorpus(planted.store, async () => runWith(await import("../../src/families/stage.js")));
+    expect(other.dir).not.toBe(base.dir);
+    expect(other.reopened).toBe(false);
     // Unchanged inputs reopen the first run.
     const again = await runWith(await import("../../src/families/stage.js"));
     expect(again.dir).toBe(base.dir);

@@ -4,10 +4,9 @@
  * every method and judge, the LLM rewriter and judge through a local OpenAI-compatible server (exact
  * requests, parsing, the cache on a rerun), the family comparison, the worked example, and bad input.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { STORE_IDENTITY_FILE, storeIdentity } from "../../src/embed/identity.js";
 import type { EmbeddingStore } from "../../src/embed/store-reader.js";
 import { runFamiliesStage } from "../../src/families/stage.js";
 import { readRunSpend } from "../../src/interpret/spend-ledger.js";
@@ -23,6 +22,7 @@ import { SteerConfig } from "../../src/steer/config.js";
 import { FakeEmbedder } from "../fixtures/embed/fake-embedder.js";
 import { plantedSae } from "../fixtures/families/synthetic-sae.js";
 import { type OpenAITestServer, startOpenAIServer } from "../helpers/openai-server.js";
+import { withOtherCorpus } from "../helpers/other-corpus.js";
 import { useTempDataDir } from "../helpers/temp-data.js";
 
 const root = useTempDataDir("saerch-steer-stage-");
@@ -178,17 +178,9 @@ describe("steering stage on a geometric planted SAE", () => {
       vi.resetModules();
     }
     // The same store path holding another corpus (its identity sidecar says so): another run id.
-    const sidecar = join(planted.store.dir, STORE_IDENTITY_FILE);
-    const saved = existsSync(sidecar) ? readFileSync(sidecar, "utf8") : undefined;
-    try {
-      writeFileSync(sidecar, JSON.stringify({ ...storeIdentity(planted.store), corpus: "0123456789abcdef" }));
-      const other = await runWith(await import("../../src/steer/stage.js"));
-      expect(other.dir).not.toBe(base.dir);
-      expect(other.reopened).toBe(false);
-    } finally {
-      if (saved === undefined) rmSync(sidecar, { force: true });
-      else writeFileSync(sidecar, saved);
-    }
+    const other = await withOtherCorpus(planted.store, async () => runWith(await import("../../src/steer/stage.js")));
+    expect(other.dir).not.toBe(base.dir);
+    expect(other.reopened).toBe(false);
     // Unchanged inputs reopen the first run.
     const again = await runWith(await import("../../src/steer/stage.js"));
     expect(again.dir).toBe(base.dir);
