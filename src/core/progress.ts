@@ -35,7 +35,9 @@ export function progress(total: number, label: string, opts: { unit?: string; st
   const tty = Boolean(stream.isTTY);
   const unit = opts.unit ?? "items";
   const t0 = performance.now();
-  let lastDraw = 0;
+  // Never drawn yet: the first update always draws, however young the process (performance.now() counts from
+  // process start, so a 0 here would swallow every update in the first 200 ms).
+  let lastDraw = Number.NEGATIVE_INFINITY;
   let current = 0;
   const line = (done: number): string => {
     const secs = (performance.now() - t0) / 1000;

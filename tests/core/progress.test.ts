@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { progress } from "../../src/core/progress.js";
 
 function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; lines: string[] } {
@@ -39,5 +39,21 @@ describe("progress", () => {
     expect(lines[0]!.startsWith("\rx: 1/4 (25%)")).toBe(true);
     expect(lines[0]!.includes("\n")).toBe(false);
     expect(lines.at(-1)!).toMatch(/^\rx: 1\/4 done in .*\n$/);
+  });
+
+  it("on a terminal draws the first update even in a process younger than the redraw interval", () => {
+    // performance.now() counts from process start: a fresh test worker can be under 200 ms old.
+    const now = vi.spyOn(performance, "now").mockReturnValue(50);
+    try {
+      const { stream, lines } = fakeStream(true);
+      const p = progress(4, "young", { stream });
+      p.update(1);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]!.startsWith("\ryoung: 1/4 (25%)")).toBe(true);
+      p.update(2); // same instant: within the redraw interval, not drawn again
+      expect(lines).toHaveLength(1);
+    } finally {
+      now.mockRestore();
+    }
   });
 });
