@@ -20,7 +20,8 @@ import { z } from "zod";
 import { SaerchError, describeError } from "../core/errors.js";
 import type { Embedder, EmbedProgress } from "./embedder.js";
 import { mapWithConcurrency } from "../net/concurrency.js";
-import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, isRetryableStatus, retryAfterFromHeaders, withRetries } from "../net/retry.js";
+import { classifyOpenAiError } from "../net/openai-errors.js";
+import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, withRetries } from "../net/retry.js";
 import { truncateToTokens } from "../tokenizer/tokens.js";
 
 /** OpenAI's public endpoint; the only base URL that requires an API key. */
@@ -39,7 +40,6 @@ const API_MAX_INPUT_TOKENS = 8191;
 /** Sent as the key to servers that need none (the SDK insists on some string; the header is then removed). */
 const PLACEHOLDER_API_KEY = "no-key";
 /** Longest server error text quoted in a message. */
-const MAX_QUOTED_CHARS = 500;
 const HTTP_UNAUTHORIZED = 401;
 const FLOAT32_BYTES = 4;
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -185,35 +185,6 @@ export function decodeBase64Float32(b64: string): Float32Array {
   return out;
 }
 
-function quote(text: string): string {
-  const t = text.trim();
-  return t.length > MAX_QUOTED_CHARS ? `${t.slice(0, MAX_QUOTED_CHARS)}…` : t;
-}
-
-/** The server's error text: `error.message` of an OpenAI error body, else the raw body. */
-function serverMessageOf(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
-    if (typeof parsed.error === "string") return quote(parsed.error);
-    if (parsed.error && typeof parsed.error.message === "string") return quote(parsed.error.message);
-    if (typeof parsed.message === "string") return quote(parsed.message);
-  } catch {
-    // not JSON: quote the text
-  }
-  return quote(body) || "(empty body)";
-}
-
-/** The server's own words from an SDK `APIError`: `error.message` of its body, else the body text. */
-function serverMessageOfSdk(err: InstanceType<typeof OpenAI.APIError>): string {
-  const body: unknown = err.error;
-  if (typeof body === "string" && body !== "") return serverMessageOf(body);
-  const msg = (body as { message?: unknown } | undefined)?.message;
-  if (typeof msg === "string" && msg !== "") return quote(msg);
-  if (body !== undefined && body !== null) return serverMessageOf(JSON.stringify(body));
-  const text = err.message.replace(new RegExp(`^${err.status}\\s*`), "");
-  return quote(text) || "(empty body)";
-}
-
 /**
  * Check one reply and write its vectors into `outBD` at rows start…start+n−1.
  * @throws EmbedRequestError (kind "invalid", not retried) naming the first problem found
@@ -310,30 +281,28 @@ export function createOpenAIEmbedder(input: OpenAIEmbedOptionsInput = {}): Embed
 
   /** Map what the SDK threw onto an EmbedRequestError that says whether to retry. */
   function classify(err: unknown, timedOut: boolean): EmbedRequestError {
-    if (timedOut || err instanceof OpenAI.APIConnectionTimeoutError) {
-      return new EmbedRequestError("timeout", `no complete reply within ${o.timeoutMs} ms from POST ${url}`, { retryable: true });
+    const f = classifyOpenAiError(err, timedOut);
+    switch (f.kind) {
+      case "timeout":
+        return new EmbedRequestError("timeout", `no complete reply within ${o.timeoutMs} ms from POST ${url}`, { retryable: true });
+      case "network": {
+        const cause = f.cause !== undefined ? `: ${f.cause}` : "";
+        return new EmbedRequestError("network", `network error on POST ${url}: ${f.message}${cause}`, { retryable: true });
+      }
+      case "http":
+        return new EmbedRequestError("http", `HTTP ${f.status} from POST ${url}: ${f.serverMessage}`, {
+          status: f.status,
+          serverMessage: f.serverMessage,
+          retryable: f.retryable,
+          ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}),
+          ...(f.status === HTTP_UNAUTHORIZED ? { fix: `check the key in ${o.apiKeyEnv}` } : {}),
+        });
+      case "malformed":
+        // Retried: a body cut short by a proxy or a reset connection looks the same as a broken server.
+        return new EmbedRequestError("malformed", `malformed JSON in the reply from POST ${url} (${f.message})`, { retryable: true });
+      case "other":
+        return new EmbedRequestError("network", `POST ${url}: ${f.message}`, { retryable: true });
     }
-    if (err instanceof OpenAI.APIConnectionError) {
-      const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
-      return new EmbedRequestError("network", `network error on POST ${url}: ${err.message}${cause}`, { retryable: true });
-    }
-    if (err instanceof OpenAI.APIError && err.status !== undefined) {
-      const status = err.status;
-      const serverMessage = serverMessageOfSdk(err);
-      const retryAfterMs = err.headers ? retryAfterFromHeaders(err.headers) : undefined;
-      return new EmbedRequestError("http", `HTTP ${status} from POST ${url}: ${serverMessage}`, {
-        status,
-        serverMessage,
-        retryable: isRetryableStatus(status),
-        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        ...(status === HTTP_UNAUTHORIZED ? { fix: `check the key in ${o.apiKeyEnv}` } : {}),
-      });
-    }
-    if (err instanceof SyntaxError) {
-      // Retried: a body cut short by a proxy or a reset connection looks the same as a broken server.
-      return new EmbedRequestError("malformed", `malformed JSON in the reply from POST ${url} (${err.message})`, { retryable: true });
-    }
-    return new EmbedRequestError("network", `POST ${url}: ${describeError(err)}`, { retryable: true });
   }
 
   /** One attempt at one batch; the timer covers the whole call, body included (the SDK's stops at headers). */

@@ -16,8 +16,9 @@
  */
 import OpenAI from "openai";
 import { z } from "zod";
-import { SaerchError, describeError } from "../core/errors.js";
-import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, isRetryableStatus, retryAfterFromHeaders, withRetries } from "../net/retry.js";
+import { SaerchError } from "../core/errors.js";
+import { classifyOpenAiError, quoteServerText } from "../net/openai-errors.js";
+import { ApiRequestError, apiRetryAfterMs, isRetryableApiError, withRetries } from "../net/retry.js";
 import { countChatTokens, countTokens } from "../tokenizer/tokens.js";
 import { OPENAI_CHAT_BASE_URL, type LlmConfig } from "./config.js";
 import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "./types.js";
@@ -25,7 +26,6 @@ import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "
 /** Sent as the key to servers that need none (the SDK insists on some string). */
 const PLACEHOLDER_API_KEY = "no-key";
 /** Longest server text quoted in a message. */
-const MAX_QUOTED_CHARS = 500;
 const HTTP_UNAUTHORIZED = 401;
 const HTTP_FORBIDDEN = 403;
 const HTTP_NOT_FOUND = 404;
@@ -104,22 +104,6 @@ function isOpenAiBaseURL(baseURL: string): boolean {
 export function hasLlmCredentials(cfg: LlmConfig, env: NodeJS.ProcessEnv = process.env): boolean {
   const key = env[cfg.apiKeyEnv];
   return (key !== undefined && key !== "") || !isOpenAiBaseURL(cfg.baseURL);
-}
-
-function quote(text: string): string {
-  const t = text.trim();
-  return t.length > MAX_QUOTED_CHARS ? `${t.slice(0, MAX_QUOTED_CHARS)}…` : t;
-}
-
-/** The server's own words from an SDK `APIError`: `error.message` of its body, else the body text. */
-function serverMessageOf(err: InstanceType<typeof OpenAI.APIError>): string {
-  const body: unknown = err.error;
-  if (typeof body === "string" && body !== "") return quote(body);
-  const msg = (body as { message?: unknown } | undefined)?.message;
-  if (typeof msg === "string" && msg !== "") return quote(msg);
-  // The SDK's message is "<status> <body text>" when the body was not JSON.
-  const text = err.status !== undefined ? err.message.replace(new RegExp(`^${err.status}\\s*`), "") : err.message;
-  return quote(text) || "(empty body)";
 }
 
 /** Fix for a non-retryable status. */
@@ -301,39 +285,35 @@ export class OpenAiLlmClient implements LlmClient {
 
   /** Map whatever the SDK threw onto a `LlmRequestError` that says whether to retry. */
   private classify(err: unknown, where: string, model: string, timedOut: boolean): LlmRequestError {
-    if (timedOut || err instanceof OpenAI.APIConnectionTimeoutError) {
-      return new LlmRequestError("timeout", `${where}: no complete reply within ${this.cfg.timeoutMs} ms`, { retryable: true });
-    }
-    if (err instanceof OpenAI.APIConnectionError) {
-      const cause = err.cause instanceof Error ? ` (${err.cause.message})` : "";
-      return new LlmRequestError("network", `${where}: connection failed: ${err.message}${cause}`, { retryable: true });
-    }
-    if (err instanceof OpenAI.APIError && err.status !== undefined) {
-      const status = err.status;
-      const serverMessage = serverMessageOf(err);
-      const retryable = isRetryableStatus(status);
-      const retryAfterMs = err.headers ? retryAfterFromHeaders(err.headers) : undefined;
-      return new LlmRequestError("http", `${where}: HTTP ${status}: "${serverMessage}"`, {
-        retryable,
-        status,
-        serverMessage,
-        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        ...(retryable ? {} : { fix: fixForStatus(status, this.cfg, model) }),
-      });
-    }
-    if (err instanceof SyntaxError) {
-      // A 200 whose body is not JSON: a proxy cut it short or the server broke; the next attempt may be whole.
-      return new LlmRequestError("malformed", `${where}: the reply body is not valid JSON (${err.message})`, { retryable: true });
-    }
     if (err instanceof LlmRequestError) return err;
-    return new LlmRequestError("network", `${where}: ${describeError(err)}`, { retryable: true });
+    const f = classifyOpenAiError(err, timedOut);
+    switch (f.kind) {
+      case "timeout":
+        return new LlmRequestError("timeout", `${where}: no complete reply within ${this.cfg.timeoutMs} ms`, { retryable: true });
+      case "network": {
+        const cause = f.cause !== undefined ? ` (${f.cause})` : "";
+        return new LlmRequestError("network", `${where}: connection failed: ${f.message}${cause}`, { retryable: true });
+      }
+      case "http":
+        return new LlmRequestError("http", `${where}: HTTP ${f.status}: "${f.serverMessage}"`, {
+          retryable: f.retryable,
+          status: f.status,
+          serverMessage: f.serverMessage,
+          ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}),
+          ...(f.retryable ? {} : { fix: fixForStatus(f.status, this.cfg, model) }),
+        });
+      case "malformed":
+        return new LlmRequestError("malformed", `${where}: the reply body is not valid JSON (${f.message})`, { retryable: true });
+      case "other":
+        return new LlmRequestError("network", `${where}: ${f.message}`, { retryable: true });
+    }
   }
 
   /** Validate a parsed reply and turn it into a `LlmResponse`. */
   private readReply(raw: unknown, req: LlmRequest, where: string): LlmResponse {
     const parsed = ChatReply.safeParse(raw);
     if (!parsed.success) {
-      const shown = typeof raw === "string" ? `"${quote(raw)}"` : quote(JSON.stringify(raw) ?? String(raw));
+      const shown = typeof raw === "string" ? `"${quoteServerText(raw)}"` : quoteServerText(JSON.stringify(raw) ?? String(raw));
       throw new LlmRequestError("malformed", `${where}: the reply is not a chat completion: ${shown}`, { retryable: true });
     }
     const message = parsed.data.choices[0]?.message;
@@ -341,7 +321,7 @@ export class OpenAiLlmClient implements LlmClient {
     const refusal = message.refusal ?? "";
     const content = message.content ?? "";
     if (content.trim() === "" && refusal.trim() !== "") {
-      throw new LlmRequestError("refused", `${where}: the model refused: "${quote(refusal)}"`, {
+      throw new LlmRequestError("refused", `${where}: the model refused: "${quoteServerText(refusal)}"`, {
         retryable: false,
         fix: "check the prompt; a refusal at temperature 0 repeats, so it is not retried",
       });
