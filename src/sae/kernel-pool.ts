@@ -16,12 +16,14 @@
  * never rewritten before the other side consumed it. Both sides loop on Atomics.load around Atomics.wait, so a
  * "not-equal" return or any wake-up without a state change only re-checks. A worker that fails (a kernel threw,
  * or it could not start) leaves FAILED with its error text; a worker that fails or does not answer within the
- * timeout breaks the pool: it may still be writing, so every later pass is refused instead of handed out.
+ * timeout breaks the pool: it may still be writing, so every later pass is refused instead of handed out. When
+ * the calling thread's share of the pass threw as well, the error says so (the same fault on every thread points
+ * at the kernel or its data, not at the handoff).
  * Growing the shared memory is safe between passes (the workers' instances see the new size); views made
  * before a grow must be replaced by the caller (`CpuKernels.ensureBatch`).
  */
 import { Worker } from "node:worker_threads";
-import { SaerchError } from "../core/errors.js";
+import { SaerchError, describeError } from "../core/errors.js";
 import type { WasmMemory } from "../compute/wasm-assembler.js";
 
 /** Most arguments a kernel takes. */
@@ -167,7 +169,14 @@ export class KernelPool<Name extends string> {
       error = err;
     }
     // Always collect the workers, so that none is still running when the next pass hands out work.
-    const results = this.collect(name, used);
+    let results: number[];
+    try {
+      results = this.collect(name, used);
+    } catch (workerError) {
+      // Say when this thread failed too: a failure on every thread is the kernel or its data, not the handoff.
+      if (error === undefined || !(workerError instanceof SaerchError) || this.broken === undefined) throw workerError;
+      throw new SaerchError(`onnx SAE step: ${this.broken}; on the calling thread too: ${describeError(error)}`, workerError.fix);
+    }
     if (error !== undefined) throw error;
     return [mine, ...results];
   }

@@ -10,6 +10,7 @@
  * A training that throws is a failure. `npm run stress:sae -- --runs N [--load] [--json]` (stress-cli.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { describeError, SaerchError } from "../core/errors.js";
@@ -21,6 +22,9 @@ import type { KernelPoolTiming } from "./kernel-pool.js";
 import { OnnxTrainStep } from "./onnx-step.js";
 import { initSaeParams, zeroAdamState } from "./params.js";
 import type { TrainState } from "./train-step.js";
+
+/** Hex digits of the report's state hash (64 bits: enough to tell runs apart, short enough to read). */
+const STATE_HASH_HEX = 16;
 
 /** The harness's settings. */
 export const StressConfig = z.object({
@@ -64,6 +68,11 @@ export interface StressReport {
   maxOneThreadDiff: number;
   /** Up to five distinct error and mismatch descriptions. */
   errors: string[];
+  /**
+   * SHA-256 (16 hex digits) of every run's first `threads`-thread state, in run order: equal across processes
+   * for the same settings, so runs under other V8 flags (`node --liftoff-only`, `--no-liftoff`) can be compared.
+   */
+  stateHash: string;
   /** Median and largest seconds of one `threads`-thread training. */
   trainSecondsMedian: number;
   trainSecondsMax: number;
@@ -257,13 +266,14 @@ export async function runStress(input: z.input<typeof StressConfig>, dataMD?: { 
   const t0 = performance.now();
   const report: StressReport = {
     runs: 0, failures: 0, mismatches: 0, repeatMismatches: 0, oneThreadMismatches: 0, kernelMismatches: 0, maxOneThreadDiff: 0,
-    errors: [], trainSecondsMedian: 0, trainSecondsMax: 0, seconds: 0, threads: cfg.threads, load: cfg.load, jitterMs: cfg.jitterMs,
+    errors: [], stateHash: "", trainSecondsMedian: 0, trainSecondsMax: 0, seconds: 0, threads: cfg.threads, load: cfg.load, jitterMs: cfg.jitterMs,
     shape: { d, n: cfg.n, k: cfg.k, batch: cfg.batch, steps: cfg.steps, rows },
   };
   const note = (text: string): void => {
     if (report.errors.length < 5 && !report.errors.includes(text)) report.errors.push(text);
   };
   const times: number[] = [];
+  const hash = createHash("sha256");
   try {
     for (let i = 0; i < cfg.runs; i++) {
       const seed = cfg.seed + i;
@@ -273,6 +283,7 @@ export async function runStress(input: z.input<typeof StressConfig>, dataMD?: { 
         const tA = performance.now();
         const a = await trainForStress(stressSaeConfig(cfg, seed, cfg.threads, rows, d), data, cfg.stateEvery, timing);
         times.push((performance.now() - tA) / 1000);
+        for (const [, t] of stateTensors(a)) hash.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
         const b = await trainForStress(stressSaeConfig(cfg, seed, cfg.threads, rows, d), data, cfg.stateEvery, timing);
         const one = await trainForStress(stressSaeConfig(cfg, seed, 1, rows, d), data, cfg.stateEvery);
         const repeat = bitDifferences(a, b);
@@ -306,6 +317,7 @@ export async function runStress(input: z.input<typeof StressConfig>, dataMD?: { 
   } finally {
     load?.stop();
   }
+  report.stateHash = hash.digest("hex").slice(0, STATE_HASH_HEX);
   times.sort((x, y) => x - y);
   report.trainSecondsMedian = times.length ? times[Math.floor(times.length / 2)]! : 0;
   report.trainSecondsMax = times.length ? times[times.length - 1]! : 0;

@@ -80,6 +80,11 @@ describe("same seed and thread count, same weights", () => {
     expect(strict).toMatchObject({ oneThreadMismatches: 1, mismatches: 1, repeatMismatches: 0, kernelMismatches: 0 });
     expect(reported.maxOneThreadDiff).toBe(strict.maxOneThreadDiff);
     expect(reported).toMatchObject({ oneThreadMismatches: 0, mismatches: 0 });
+    // The state hash depends on the trained states only: the same settings give the same hash, another seed another.
+    expect(strict.stateHash).toMatch(/^[0-9a-f]{16}$/);
+    expect(reported.stateHash).toBe(strict.stateHash);
+    const other = await runStress({ runs: 1, steps: 12, stateEvery: 5, seed: 1 });
+    expect(other.stateHash).not.toBe(strict.stateHash);
   });
 });
 

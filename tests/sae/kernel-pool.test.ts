@@ -116,6 +116,31 @@ describe("kernel pool handoff", () => {
     }
   });
 
+  it("a pass that fails on the calling thread and a worker reports both, so a kernel fault is not taken for a handoff fault", async () => {
+    const { pool: p } = pool({});
+    try {
+      let thrown: unknown;
+      try {
+        p.run("sumSq", [[0x7fff0000, 1, 4], [0x7fff0000, 1, 4]]);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(Error);
+      const message = (thrown as Error).message;
+      expect(message).toMatch(/the sumSq kernel failed in worker thread 1: RuntimeError: memory access out of bounds/);
+      expect(message).toMatch(/; on the calling thread too: RuntimeError: memory access out of bounds/);
+      // The calling thread alone failing is its own error, unchanged.
+      const { pool: q } = pool({});
+      try {
+        expect(() => q.run("sumSq", [[0x7fff0000, 1, 4], [0, 1, 4]])).toThrow(/^memory access out of bounds$/);
+      } finally {
+        await q.close();
+      }
+    } finally {
+      await p.close();
+    }
+  });
+
   it("a worker that cannot start is reported at once instead of after the timeout", async () => {
     // The workers' module asks for more pages than the memory has, so their instantiation throws.
     const { pool: p } = pool({}, new wasmApi.Module(kernelModule(4, true)));
