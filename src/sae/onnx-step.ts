@@ -237,6 +237,11 @@ export class OnnxTrainStep implements TrainStep {
       st.auxValues.set(out.auxValues!.data as Float32Array);
     }
 
+    // The kernels index the decoder with these: a latent outside [0, n) is a fault in the selection, named here
+    // rather than left to read another buffer's rows (or trap in whichever thread holds that row).
+    checkSelectionIndices(st.indices.subarray(0, b * k), k, n, "top-k");
+    checkSelectionIndices(st.auxIndices.subarray(0, b * ka), ka, n, "AuxK");
+
     // Sparse forward and backward (steps 4–8).
     const mseScale = 1 / (b * d * plan.denom);
     const { sse, auxSse } = cpu.decode(b, ka, 2 * mseScale, this.params.bPreD);
@@ -354,6 +359,26 @@ interface StepResult {
   gradNorm: number;
   /** `[B, K]` main selection (for the tracker). */
   indices: Int32Array;
+}
+
+/**
+ * Check a selection's latent ids before the kernels read decoder rows through them.
+ * @param indicesBK `[B, K]` latent ids of one selection
+ * @param k ids per row
+ * @param n latents
+ * @param what which selection ("top-k", "AuxK"), for the message
+ * @throws SaerchError naming the first id outside [0, n), its row and slot
+ */
+export function checkSelectionIndices(indicesBK: Int32Array, k: number, n: number, what: string): void {
+  for (let p = 0; p < indicesBK.length; p++) {
+    const j = indicesBK[p]!;
+    if (j < 0 || j >= n) {
+      throw new SaerchError(
+        `onnx SAE step: the ${what} selection gave latent ${j} (row ${Math.floor(p / k)}, slot ${p % k}), outside [0, ${n})`,
+        "a fault in the select graph's output or its copy into the kernels' staging: report it with this message",
+      );
+    }
+  }
 }
 
 /** `wEnc` → `wEncFD` (the SaeParams / AdamState key of a graph parameter). */

@@ -13,7 +13,7 @@ import { normalizeRowsInPlace, rowNorms } from "../../src/core/vector.js";
 import { buildOnnxModel } from "../../src/compute/onnx-model.js";
 import { resolveSaeConfig, type ResolvedSaeConfig, type SaeConfigInput } from "../../src/sae/config.js";
 import { NaiveTrainStep } from "../../src/sae/naive.js";
-import { OnnxTrainStep, type OnnxUpdate } from "../../src/sae/onnx-step.js";
+import { checkSelectionIndices, OnnxTrainStep, type OnnxUpdate } from "../../src/sae/onnx-step.js";
 import { initSaeParams, zeroAdamState } from "../../src/sae/params.js";
 import type { StepStats, TrainState, TrainStep } from "../../src/sae/train-step.js";
 
@@ -228,5 +228,16 @@ describe("OnnxTrainStep contracts", () => {
     const c = config({ d: 7, n: 13, k: 3 });
     const other = initState(config({ d: 7, n: 12, k: 3 }));
     await expect(OnnxTrainStep.create(c, other)).rejects.toThrow(/config says/);
+  });
+});
+
+describe("checkSelectionIndices", () => {
+  it("passes ids in [0, n) and names the first one outside with its row and slot", () => {
+    expect(() => checkSelectionIndices(Int32Array.of(0, 3, 2, 1), 2, 4, "top-k")).not.toThrow();
+    expect(() => checkSelectionIndices(new Int32Array(0), 0, 4, "AuxK")).not.toThrow();
+    expect(() => checkSelectionIndices(Int32Array.of(0, 3, 4, 1), 2, 4, "top-k")).toThrow(
+      /the top-k selection gave latent 4 \(row 1, slot 0\), outside \[0, 4\)/,
+    );
+    expect(() => checkSelectionIndices(Int32Array.of(1, 2, 0, -1), 2, 4, "AuxK")).toThrow(/AuxK selection gave latent -1 \(row 1, slot 1\)/);
   });
 });
