@@ -39,7 +39,6 @@ const API_MAX_BATCH_TOKENS = 300_000;
 const API_MAX_INPUT_TOKENS = 8191;
 /** Sent as the key to servers that need none (the SDK insists on some string; the header is then removed). */
 const PLACEHOLDER_API_KEY = "no-key";
-/** Longest server error text quoted in a message. */
 const HTTP_UNAUTHORIZED = 401;
 const FLOAT32_BYTES = 4;
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -25,7 +25,6 @@ import type { ChatMessage, LlmClient, LlmRequest, LlmResponse, LlmUsage } from "
 
 /** Sent as the key to servers that need none (the SDK insists on some string). */
 const PLACEHOLDER_API_KEY = "no-key";
-/** Longest server text quoted in a message. */
 const HTTP_UNAUTHORIZED = 401;
 const HTTP_FORBIDDEN = 403;
 const HTTP_NOT_FOUND = 404;
