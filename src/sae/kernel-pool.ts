@@ -14,7 +14,10 @@
  * comes before the other side's reads, so every plain write (arguments, the kernel's rows) happens-before the
  * reads that need it. Only the caller moves a slot out of IDLE and only the worker moves it back, so a slot is
  * never rewritten before the other side consumed it. Both sides loop on Atomics.load around Atomics.wait, so a
- * "not-equal" return or any wake-up without a state change only re-checks. A worker that fails (a kernel threw,
+ * "not-equal" return or any wake-up without a state change only re-checks. That matters: the caller's store and
+ * its notify are two steps, and a caller preempted between them can notify a worker that saw the store, ran the
+ * command and is back in IDLE; a worker that took that wake-up for a command ran "command 0" and failed (the one
+ * two-thread failure seen, environment.md; `lateNotifyMs` replays it). A worker that fails (a kernel threw,
  * or it could not start) leaves FAILED with its error text; a worker that fails or does not answer within the
  * timeout breaks the pool: it may still be writing, so every later pass is refused instead of handed out. When
  * the calling thread's share of the pass threw as well, the error says so (the same fault on every thread points
@@ -92,6 +95,12 @@ export interface KernelPoolTiming {
   jitterMs?: number;
   /** How long the calling thread waits for a worker (default WORKER_TIMEOUT_MS). */
   timeoutMs?: number;
+  /**
+   * After each pass, the calling thread sleeps this many milliseconds and then notifies every (idle) worker again:
+   * the notify of a caller preempted between its store and its notify, arriving after the worker already ran the
+   * command and went back to waiting. A worker loop that took any wake-up for a command ran "command 0" then.
+   */
+  lateNotifyMs?: number;
 }
 
 /** Runs a kernel on the calling thread and the workers at once, each on its own argument list. */
@@ -101,6 +110,7 @@ export class KernelPool<Name extends string> {
   /** Per worker, the UTF-8 text of its last error (NUL-padded). */
   private readonly errors: SharedArrayBuffer;
   private readonly timeoutMs: number;
+  private readonly lateNotifyMs: number;
   /** Why the pool refuses work (a worker failed or timed out, or the pool was closed). */
   private broken: string | undefined;
 
@@ -120,6 +130,7 @@ export class KernelPool<Name extends string> {
     timing: KernelPoolTiming = {},
   ) {
     this.timeoutMs = timing.timeoutMs ?? WORKER_TIMEOUT_MS;
+    this.lateNotifyMs = timing.lateNotifyMs ?? 0;
     this.control = new SharedArrayBuffer(SLOT_BYTES * threads);
     this.errors = new SharedArrayBuffer(ERROR_BYTES * threads);
     for (let slot = 1; slot < threads; slot++) {
@@ -178,6 +189,7 @@ export class KernelPool<Name extends string> {
       throw new SaerchError(`onnx SAE step: ${this.broken}; on the calling thread too: ${describeError(error)}`, workerError.fix);
     }
     if (error !== undefined) throw error;
+    if (this.lateNotifyMs > 0) this.notifyLate(used);
     return [mine, ...results];
   }
 
@@ -213,6 +225,12 @@ export class KernelPool<Name extends string> {
       throw new SaerchError(`onnx SAE step: ${this.broken}`);
     }
     return results;
+  }
+
+  /** Fault injection (`KernelPoolTiming.lateNotifyMs`): wake threads 1..used−1, now idle, after a pause. */
+  private notifyLate(used: number): void {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.lateNotifyMs);
+    for (let t = 1; t < used; t++) Atomics.notify(new Int32Array(this.control, t * SLOT_BYTES, 1), 0);
   }
 
   /** Stop the workers; the pool refuses work afterwards. */

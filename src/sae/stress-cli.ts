@@ -1,7 +1,7 @@
 /**
  * The `npm run stress:sae` command (stress.ts): `--runs N` trainings on two threads, each checked against a
  * repeat and the one-thread run; `--load` adds one busy-looping process per core, `--jitter MS` random delays
- * in the workers, `--shape tiny` the tiny profile's notebook-02 training (d 512 from the shared embeddings,
+ * in the workers, `--late-notify MS` a second notify of the idle workers that long after every pass, `--shape tiny` the tiny profile's notebook-02 training (d 512 from the shared embeddings,
  * 300 astro-ph rows, n 1024, k 16, B 256, 150 steps); `--json` prints one JSON line.
  */
 import { readFileSync } from "node:fs";
@@ -17,6 +17,7 @@ export interface StressSaeArgs {
   runs?: string;
   load?: boolean;
   jitter?: string;
+  lateNotify?: string;
   shape?: string;
   threads?: string;
   steps?: string;
@@ -52,6 +53,7 @@ export async function stressSaeMain(args: StressSaeArgs): Promise<number> {
     const input: Partial<StressConfig> = { load: args.load ? availableParallelism() : 0 };
     if (args.runs !== undefined) input.runs = int("runs", args.runs);
     if (args.jitter !== undefined) input.jitterMs = Number(args.jitter);
+    if (args.lateNotify !== undefined) input.lateNotifyMs = Number(args.lateNotify);
     if (args.threads !== undefined) input.threads = int("threads", args.threads);
     if (args.seed !== undefined) input.seed = int("seed", args.seed);
     let data: { rowsMD: Float32Array; d: number } | undefined;
@@ -73,7 +75,7 @@ export async function stressSaeMain(args: StressSaeArgs): Promise<number> {
     else {
       console.log(
         `${report.runs} runs on ${report.threads} threads (d ${report.shape.d}, n ${report.shape.n}, k ${report.shape.k}, B ${report.shape.batch}, ` +
-          `${report.shape.steps} steps; load ${report.load} processes, jitter ${report.jitterMs} ms): ${report.failures} failures, ` +
+          `${report.shape.steps} steps; load ${report.load} processes, jitter ${report.jitterMs} ms, late notify ${report.lateNotifyMs} ms): ${report.failures} failures, ` +
           `${report.mismatches} mismatches (repeat ${report.repeatMismatches}, one thread ${report.oneThreadMismatches}, kernel passes ` +
           `${report.kernelMismatches}); largest difference to one thread ${report.maxOneThreadDiff.toExponential(2)}; training ` +
           `${report.trainSecondsMedian.toFixed(3)} s median, ${report.trainSecondsMax.toFixed(3)} s max; ${report.seconds.toFixed(1)} s in all`,

@@ -40,6 +40,7 @@ export const StressConfig = z.object({
   seed: z.number().int().default(0).describe("seed of run 0; run i uses seed + i"),
   load: z.number().int().min(0).default(0).describe("busy-looping processes competing for the cores (0: none)"),
   jitterMs: z.number().min(0).default(0).describe("random delay, up to this, before every kernel in every worker"),
+  lateNotifyMs: z.number().min(0).default(0).describe("after every pass, wake the idle workers again after this pause (a preempted caller's late notify; 0: off)"),
   oneThreadTolerance: z
     .number()
     .positive()
@@ -81,6 +82,7 @@ export interface StressReport {
   threads: number;
   load: number;
   jitterMs: number;
+  lateNotifyMs: number;
   shape: { d: number; n: number; k: number; batch: number; steps: number; rows: number };
 }
 
@@ -261,12 +263,12 @@ export async function runStress(input: z.input<typeof StressConfig>, dataMD?: { 
   }
   const d = dataMD?.d ?? cfg.d;
   const rows = dataMD ? dataMD.rowsMD.length / d : cfg.rows;
-  const timing: KernelPoolTiming = { jitterMs: cfg.jitterMs };
+  const timing: KernelPoolTiming = { jitterMs: cfg.jitterMs, lateNotifyMs: cfg.lateNotifyMs };
   const load = cfg.load > 0 ? startCpuLoad(cfg.load) : undefined;
   const t0 = performance.now();
   const report: StressReport = {
     runs: 0, failures: 0, mismatches: 0, repeatMismatches: 0, oneThreadMismatches: 0, kernelMismatches: 0, maxOneThreadDiff: 0,
-    errors: [], stateHash: "", trainSecondsMedian: 0, trainSecondsMax: 0, seconds: 0, threads: cfg.threads, load: cfg.load, jitterMs: cfg.jitterMs,
+    errors: [], stateHash: "", trainSecondsMedian: 0, trainSecondsMax: 0, seconds: 0, threads: cfg.threads, load: cfg.load, jitterMs: cfg.jitterMs, lateNotifyMs: cfg.lateNotifyMs,
     shape: { d, n: cfg.n, k: cfg.k, batch: cfg.batch, steps: cfg.steps, rows },
   };
   const note = (text: string): void => {

@@ -65,9 +65,9 @@ describe("same seed and thread count, same weights", () => {
     expect(a.bytes.equals(b.bytes)).toBe(true);
   });
 
-  it.skipIf(!TWO)("the stress harness finds no failure or mismatch in 3 runs with random worker delays", async () => {
-    const r = await runStress({ runs: 3, steps: 12, stateEvery: 5, jitterMs: 2 });
-    expect(r).toMatchObject({ runs: 3, failures: 0, mismatches: 0, repeatMismatches: 0, oneThreadMismatches: 0, kernelMismatches: 0 });
+  it.skipIf(!TWO)("the stress harness finds no failure or mismatch in 3 runs with random worker delays and late notifies", async () => {
+    const r = await runStress({ runs: 3, steps: 12, stateEvery: 5, jitterMs: 2, lateNotifyMs: 1 });
+    expect(r).toMatchObject({ runs: 3, lateNotifyMs: 1, failures: 0, mismatches: 0, repeatMismatches: 0, oneThreadMismatches: 0, kernelMismatches: 0 });
     expect(r.errors).toEqual([]);
     // Two threads round the cross-thread sums differently from one, but only in the last bits.
     expect(r.maxOneThreadDiff).toBeLessThan(1e-5);
